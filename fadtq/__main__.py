@@ -1,0 +1,5 @@
+import sys
+
+from fadtq.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Execution backends for verl beyond its GPU defaults."""

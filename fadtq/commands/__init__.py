@@ -1,0 +1,1 @@
+"""Subcommands of the `fadtq` CLI (entry-point layer); discovered by `fadtq.cli`."""

@@ -1,0 +1,1 @@
+"""Async OpenAI-compatible LLM-judge client (adapter layer)."""

