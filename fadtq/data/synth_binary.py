@@ -1,0 +1,54 @@
+"""Tiny synthetic trees in the official MVTec-AD and VisA layouts (test fixtures and demos)."""
+
+from __future__ import annotations
+
+import csv
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+
+def _image(seed: int, defect: bool, size=(96, 96)) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    image = Image.new("RGB", size, (200, 200, 205))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse([20, 20, 76, 76], fill=(120, 140, 170), outline=(60, 60, 80), width=3)
+    if defect:
+        x, y = int(rng.integers(25, 60)), int(rng.integers(25, 60))
+        draw.line([x, y, x + 12, y + 9], fill=(20, 20, 20), width=3)
+    return image
+
+
+def make_synthetic_mvtec_ad(out: Path, categories=("bottle", "cable"), n_train=6, n_good=4, defects=("crack", "scratch"),
+                            n_defect=3) -> Path:
+    out = Path(out)
+    for c, name in enumerate(categories):
+        for folder, n, defect in [("train/good", n_train, False), ("test/good", n_good, False),
+                                  *[(f"test/{d}", n_defect, True) for d in defects]]:
+            (out / name / folder).mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                _image(zlib.crc32(f'{c}/{folder}/{i}'.encode()), defect).save(out / name / folder / f"{i:03d}.png")
+    return out
+
+
+def make_synthetic_visa(out: Path, objects=("candle", "pcb1"), n_train=6, n_test_normal=4, n_anomaly=5) -> Path:
+    out = Path(out)
+    rows = []
+    for o, obj in enumerate(objects):
+        for kind, split, n in (("Normal", "train", n_train), ("Normal", "test", n_test_normal),
+                               ("Anomaly", "test", n_anomaly)):
+            folder = out / obj / "Data" / "Images" / kind
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                name = f"{split}_{i:03d}.JPG"
+                _image(zlib.crc32(f'{o}/{kind}/{split}/{i}'.encode()), kind == "Anomaly").save(folder / name, format="JPEG")
+                rows.append({"object": obj, "split": split, "label": kind.lower(),
+                             "image": f"{obj}/Data/Images/{kind}/{name}", "mask": ""})
+    (out / "split_csv").mkdir(parents=True, exist_ok=True)
+    with open(out / "split_csv" / "1cls.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["object", "split", "label", "image", "mask"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return out

@@ -1,0 +1,221 @@
+"""Procedurally drawn images in MVTec LOCO AD's exact layout, for tests, CI and the demo.
+
+MVTec LOCO's images may not be redistributed, so tests use this stand-in. Each category has a
+normal scene with a rule, like the real set:
+
+- breakfast_box: two tangerines and one nectarine on the left, cereal on the right;
+- juice_bottle: the fill colour matches the fruit on the label, label centred;
+- pushpins: exactly one pin in each of the 15 compartments;
+- screw_bag: two washers, two nuts, one long and two short screws;
+- splicing_connectors: two connectors with equal clamp counts, cable colour by clamp count
+  (2 yellow, 3 blue, 5 red).
+
+*Logical* anomalies break the rule (one fruit too many, a compartment with two pins, a missing
+nut, the wrong cable colour); *structural* anomalies are local damage (scratch, missing chunk,
+stain). Ground-truth masks go to ``ground_truth/<class>/<NNN>/000.png`` as in the archive.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+from tqdm import tqdm
+
+from fadtq.data.loco_layout import LOCO_CATEGORIES, OFFICIAL_COUNTS
+from fadtq.labels import LOGICAL, NORMAL, STRUCTURAL
+
+#: Small counts for fast tests and the demo; Pair3C builds from them with ``per_class=SMALL_PER_CLASS``.
+SMALL_PER_CLASS = 2
+SMALL_COUNTS = {name: {"train": 4, "validation": 3, NORMAL: 4, LOGICAL: 4, STRUCTURAL: 4} for name in LOCO_CATEGORIES}
+COUNTS = {"official": OFFICIAL_COUNTS, "small": SMALL_COUNTS}
+
+#: (width, height): the real aspect ratios, a tenth of the size.
+SIZES = {"breakfast_box": (160, 128), "juice_bottle": (80, 160), "pushpins": (170, 100),
+         "screw_bag": (160, 110), "splicing_connectors": (170, 85)}
+_CABLE = {2: (230, 200, 40), 3: (40, 90, 220), 5: (210, 40, 40)}
+_FRUIT = {"orange": (240, 140, 30), "cherry": (170, 20, 40), "banana": (235, 215, 80)}
+
+
+def _jitter(rng, value, spread=3):
+    return value + int(rng.integers(-spread, spread + 1))
+
+
+def _breakfast_box(draw, rng, w, h, logical):
+    draw.rectangle([4, 4, w - 5, h - 5], outline=(90, 70, 50), width=3, fill=(235, 225, 205))
+    draw.line([w // 2, 4, w // 2, h - 5], fill=(90, 70, 50), width=3)
+    fruits = [(240, 140, 30), (240, 140, 30), (245, 170, 110)]  # two tangerines, one nectarine
+    if logical:
+        fruits = fruits + [(240, 140, 30)] if rng.random() < 0.5 else fruits[:2]
+    for i, colour in enumerate(fruits):
+        x, y = _jitter(rng, 22 + (i % 2) * 28), _jitter(rng, 24 + (i // 2) * 40)
+        draw.ellipse([x, y, x + 24, y + 24], fill=colour, outline=(120, 70, 20))
+    for _ in range(40):
+        x, y = int(rng.integers(w // 2 + 6, w - 12)), int(rng.integers(10, h - 14))
+        draw.rectangle([x, y, x + 4, y + 3], fill=(200, 160, 90))
+
+
+def _juice_bottle(draw, rng, w, h, logical):
+    fruit = list(_FRUIT)[int(rng.integers(len(_FRUIT)))]
+    fill = _FRUIT[fruit]
+    label_fruit = fruit
+    if logical:
+        label_fruit = list(_FRUIT)[(list(_FRUIT).index(fruit) + 1) % len(_FRUIT)]
+    draw.rectangle([w // 2 - 8, 6, w // 2 + 8, 26], fill=(60, 60, 60))
+    draw.rectangle([12, 26, w - 13, h - 8], outline=(120, 120, 120), width=2, fill=(240, 240, 240))
+    draw.rectangle([14, 40, w - 15, h - 10], fill=fill)
+    cy = _jitter(rng, 95) + (25 if logical and rng.random() < 0.3 else 0)
+    draw.rectangle([18, cy - 14, w - 19, cy + 14], fill=(250, 250, 245))
+    draw.ellipse([w // 2 - 9, cy - 9, w // 2 + 9, cy + 9], fill=_FRUIT[label_fruit])
+
+
+def _pushpins(draw, rng, w, h, logical):
+    draw.rectangle([2, 2, w - 3, h - 3], fill=(215, 215, 220), outline=(100, 100, 110), width=2)
+    cols, rows = 5, 3
+    counts = [1] * (cols * rows)
+    if logical:
+        counts[int(rng.integers(len(counts)))] = 0 if rng.random() < 0.5 else 2
+    for idx, n in enumerate(counts):
+        cx, cy = 2 + (idx % cols) * (w - 4) // cols, 2 + (idx // cols) * (h - 4) // rows
+        draw.rectangle([cx, cy, cx + (w - 4) // cols, cy + (h - 4) // rows], outline=(140, 140, 150))
+        for k in range(n):
+            x, y = _jitter(rng, cx + 10 + 10 * k, 2), _jitter(rng, cy + 10, 2)
+            draw.ellipse([x, y, x + 9, y + 9], fill=(230, 200, 30), outline=(120, 100, 10))
+
+
+def _screw_bag(draw, rng, w, h, logical):
+    draw.rounded_rectangle([4, 4, w - 5, h - 5], radius=10, fill=(225, 230, 235), outline=(160, 170, 180), width=2)
+    parts = ["washer", "washer", "nut", "nut", "long", "short", "short"]
+    if logical:
+        if rng.random() < 0.5:
+            parts.pop(int(rng.integers(len(parts))))
+        else:
+            parts.append(parts[int(rng.integers(len(parts)))])
+    for i, part in enumerate(parts):
+        x, y = _jitter(rng, 14 + (i % 4) * 36, 4), _jitter(rng, 16 + (i // 4) * 46, 4)
+        if part == "washer":
+            draw.ellipse([x, y, x + 20, y + 20], outline=(110, 110, 115), width=4)
+        elif part == "nut":
+            draw.regular_polygon((x + 10, y + 10, 10), 6, fill=(130, 130, 135))
+        else:
+            length = 34 if part == "long" else 20
+            draw.rectangle([x, y + 8, x + length, y + 12], fill=(150, 150, 155))
+            draw.rectangle([x - 3, y + 5, x + 2, y + 15], fill=(120, 120, 125))
+
+
+def _splicing_connectors(draw, rng, w, h, logical):
+    clamps = [2, 3, 5][int(rng.integers(3))]
+    left, right, cable = clamps, clamps, _CABLE[clamps]
+    if logical:
+        if rng.random() < 0.5:
+            cable = _CABLE[[c for c in _CABLE if c != clamps][int(rng.integers(2))]]
+        else:
+            right = [c for c in _CABLE if c != clamps][int(rng.integers(2))]
+    draw.rectangle([0, 0, w - 1, h - 1], fill=(240, 240, 240))
+    for x0, n in ((8, left), (w - 48, right)):
+        draw.rectangle([x0, 18, x0 + 40, h - 18], fill=(250, 250, 250), outline=(90, 90, 90), width=2)
+        for k in range(n):
+            y = 22 + k * (h - 44) // max(n, 1)
+            draw.rectangle([x0 + 4, y, x0 + 14, y + 5], fill=(230, 120, 20))
+    y = _jitter(rng, h // 2, 4)
+    draw.line([48, y, w - 48, y], fill=cable, width=6)
+
+
+_SCENES = {"breakfast_box": _breakfast_box, "juice_bottle": _juice_bottle, "pushpins": _pushpins,
+           "screw_bag": _screw_bag, "splicing_connectors": _splicing_connectors}
+
+
+def _structural_damage(image, rng) -> Image.Image:
+    """A scratch, a missing chunk or a stain at a random place; returns its mask."""
+    w, h = image.size
+    draw = ImageDraw.Draw(image)
+    mask = Image.new("L", image.size, 0)
+    mdraw = ImageDraw.Draw(mask)
+    x, y = int(rng.integers(8, w - 24)), int(rng.integers(8, h - 24))
+    kind = int(rng.integers(3))
+    if kind == 0:
+        box = [x, y, x + int(rng.integers(12, 24)), y + int(rng.integers(6, 18))]
+        draw.line(box, fill=(30, 30, 30), width=2)
+        mdraw.line(box, fill=255, width=4)
+    elif kind == 1:
+        box = [x, y, x + 12, y + 10]
+        draw.rectangle(box, fill=(20, 20, 20))
+        mdraw.rectangle(box, fill=255)
+    else:
+        box = [x, y, x + 14, y + 12]
+        draw.ellipse(box, fill=(110, 80, 40))
+        mdraw.ellipse(box, fill=255)
+    return mask
+
+
+def draw_image(category: str, label: str, seed: int, index: int) -> tuple[Image.Image, Image.Image | None]:
+    """One image of ``category`` with ``label`` (normal / logical / structural) and its mask."""
+    rng = np.random.default_rng([seed, LOCO_CATEGORIES.index(category), ["normal", "logical", "structural"].index(label),
+                                 index])
+    w, h = SIZES[category]
+    image = Image.new("RGB", (w, h), (250, 250, 250))
+    _SCENES[category](ImageDraw.Draw(image), rng, w, h, logical=label == LOGICAL)
+    if label == STRUCTURAL:
+        return image, _structural_damage(image, rng)
+    if label == LOGICAL:  # the rule concerns the whole scene: LOCO marks the affected objects; we mark it all
+        return image, Image.new("L", (w, h), 255)
+    return image, None
+
+
+def _jobs(counts):
+    for category in LOCO_CATEGORIES:
+        c = counts[category]
+        for folder, label, n in (("train/good", NORMAL, c["train"]), ("validation/good", NORMAL, c["validation"]),
+                                 ("test/good", NORMAL, c[NORMAL]), ("test/logical_anomalies", LOGICAL, c[LOGICAL]),
+                                 ("test/structural_anomalies", STRUCTURAL, c[STRUCTURAL])):
+            for i in range(n):
+                yield category, folder, label, i
+
+
+def generate_loco_tree(out_dir, counts: str = "small", seed: int = 0, progress: bool = False) -> Path:
+    """Write a synthetic tree at ``out_dir`` (replaced if it exists) and return its root."""
+    if counts not in COUNTS:
+        raise ValueError(f"counts must be one of {sorted(COUNTS)}, got {counts!r}")
+    table = COUNTS[counts]
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+
+    def write(job):
+        category, folder, label, i = job
+        # Offset the index per folder so train, validation and test images all differ.
+        image, mask = draw_image(category, label, seed, i + 1000 * ("train" in folder) + 2000 * ("validation" in folder))
+        target = staging / category / folder / f"{i:03d}.png"
+        image.save(target, compress_level=1)
+        if mask is not None:
+            mask_dir = staging / category / "ground_truth" / folder.split("/")[1] / f"{i:03d}"
+            mask_dir.mkdir(parents=True, exist_ok=True)
+            mask.save(mask_dir / "000.png")
+
+    try:
+        for category in LOCO_CATEGORIES:
+            for folder in ("train/good", "validation/good", "test/good", "test/logical_anomalies",
+                           "test/structural_anomalies"):
+                (staging / category / folder).mkdir(parents=True)
+            (staging / category / "defects_config.json").write_text(json.dumps([
+                {"defect_name": "synthetic_structural", "pixel_value": 255, "saturation_threshold": 1.0,
+                 "relative_saturation": True},
+                {"defect_name": "synthetic_logical", "pixel_value": 255, "saturation_threshold": 1.0,
+                 "relative_saturation": True}], indent=2))
+        jobs = list(_jobs(table))
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(tqdm(pool.map(write, jobs), total=len(jobs), desc="drawing synthetic LOCO", unit="img",
+                      disable=not progress))
+        staging.chmod(0o755)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
