@@ -54,6 +54,9 @@ def check_gpu_arithmetic(cfg: DictConfig) -> None:
 def check_judge_pool(cfg: DictConfig) -> None:
     """A verl-hosted LLM judge must run on its own pool and stay awake (verl 0.9.1 behaviour)."""
     if not _get(cfg, "reward.reward_model.enable", False):
+        if _get(cfg, "reward.reward_model.enable_resource_pool", False):
+            raise ConfigError("reward.reward_model.enable_resource_pool=true without a reward model: verl would reserve "
+                              "its GPUs for nothing — set reward.reward_model.enable_resource_pool=false")
         return
     if not _get(cfg, "reward.reward_model.enable_resource_pool", False):
         raise ConfigError(

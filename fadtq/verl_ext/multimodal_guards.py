@@ -1,1 +1,141 @@
-"""Placeholder: filled by its issue."""
+"""Guards for two verl 0.9.1 multimodal bugs that hit GPU and CPU runs alike.
+
+A. A micro-batch without images (text-only rows, or the padding samples the V1 trainer adds when a
+   trajectory fails) makes verl's Qwen2-VL forward call ``model.visual(...).mean()`` on the
+   ``BaseModelOutputWithPooling`` transformers 5 returns → ``AttributeError``. The guard hands verl's
+   ``_get_input_embeds`` a view of the model whose ``visual`` returns the embeddings tensor.
+B. TransferQueue packs per-sample M-RoPE ``position_ids`` (4, L_i) as a jagged nested tensor; when
+   every L_i is equal, torch makes the rope axis the ragged one, and verl's
+   ``maybe_fix_3d_position_ids`` then forces ``_ragged_idx=2`` on it → ``split_with_sizes`` fails in
+   ``update_actor``. The guard rebuilds such a tensor with the sequence axis ragged, and keeps
+   verl's own fix for the pickled case.
+
+Each replacement wraps the original function, checks the verl version, and is applied where the
+patched module is already loaded: at plugin import if so, and in every worker through
+``actor_rollout_ref.model.external_lib=fadtq.verl_ext.worker_setup`` (set in our config).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_VERL = "0.9.1"
+
+
+def _verl_supported() -> bool:
+    import verl
+
+    version = getattr(verl, "__version__", None)
+    if version is None:  # still importing verl itself: its version file is read before plugins load
+        return True
+    if version != SUPPORTED_VERL:
+        logger.warning("fadtq multimodal guards target verl %s, found %s: not applied", SUPPORTED_VERL, version)
+        return False
+    return True
+
+
+# --- bug A -------------------------------------------------------------------------------------
+class _TensorVisual:
+    """``model.visual`` whose call returns the embeddings tensor (transformers 5 returns an output object)."""
+
+    def __init__(self, visual):
+        self._visual = visual
+
+    def __call__(self, *args, **kwargs):
+        from verl.utils.transformers_compat import unpack_visual_output
+
+        return unpack_visual_output(self._visual(*args, **kwargs))[0]
+
+    def __getattr__(self, name):
+        return getattr(self._visual, name)
+
+
+class _ModelWithTensorVisual:
+    def __init__(self, model):
+        self._model = model
+        self.visual = _TensorVisual(model.visual)
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+
+def guard_text_only_vision_batch(original):
+    @functools.wraps(original)
+    def _get_input_embeds(model, input_ids, attention_mask=None, pixel_values=None, pixel_values_videos=None,
+                          image_grid_thw=None, video_grid_thw=None, *args, **kwargs):
+        if pixel_values is None and pixel_values_videos is None:
+            model = _ModelWithTensorVisual(model)
+        return original(model, input_ids, attention_mask, pixel_values, pixel_values_videos, image_grid_thw,
+                        video_grid_thw, *args, **kwargs)
+
+    _get_input_embeds._fadtq_guard = True
+    return _get_input_embeds
+
+
+# --- bug B -------------------------------------------------------------------------------------
+def rope_axis_is_ragged(position_ids: torch.Tensor) -> bool:
+    """True for a jagged (B, 4, L) tensor whose *rope* axis was made ragged (all L_i equal)."""
+    if not (position_ids.is_nested and position_ids.dim() == 3 and position_ids._ragged_idx == 1):
+        return False
+    offsets = position_ids.offsets()
+    return int(offsets[-1]) == position_ids.values().shape[0]
+
+
+def sequence_ragged_position_ids(position_ids: torch.Tensor) -> torch.Tensor:
+    """Rebuild a rope-ragged (B, 4, L) nested tensor with the sequence axis ragged (``_ragged_idx=2``)."""
+    components = list(position_ids.unbind())  # each (4, L_i)
+    values = torch.cat(components, dim=1)
+    lengths = torch.tensor([c.shape[1] for c in components])
+    offsets = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)])
+    return torch.nested.nested_tensor_from_jagged(values, offsets, jagged_dim=2)
+
+
+def guard_equal_length_position_ids(original):
+    @functools.wraps(original)
+    def maybe_fix_3d_position_ids(data):
+        if "position_ids" in data.keys() and rope_axis_is_ragged(data["position_ids"]):
+            data["position_ids"] = sequence_ragged_position_ids(data["position_ids"])
+            return None
+        return original(data)
+
+    maybe_fix_3d_position_ids._fadtq_guard = True
+    return maybe_fix_3d_position_ids
+
+
+# --- application -------------------------------------------------------------------------------
+_TARGETS = (
+    ("verl.models.transformers.qwen2_vl", "_get_input_embeds", guard_text_only_vision_batch),
+    ("verl.workers.engine_workers", "maybe_fix_3d_position_ids", guard_equal_length_position_ids),
+    ("verl.workers.engine.base", "maybe_fix_3d_position_ids", guard_equal_length_position_ids),
+)
+
+
+def apply(import_targets: bool = False) -> list[str]:
+    """Patch each target module that is loaded (or importable, with ``import_targets``); never raises."""
+    patched = []
+    try:
+        if not _verl_supported():
+            return patched
+        for module_name, attribute, guard in _TARGETS:
+            module = sys.modules.get(module_name)
+            if module is None and import_targets:
+                module = __import__(module_name, fromlist=[attribute])
+            if module is None:
+                continue
+            original = getattr(module, attribute, None)
+            if original is None or getattr(original, "_fadtq_guard", False):
+                continue
+            setattr(module, attribute, guard(original))
+            patched.append(f"{module_name}.{attribute}")
+    except Exception as exc:  # a guard must never break verl's start-up
+        logger.warning("fadtq multimodal guards not applied: %r", exc)
+    return patched
+
+
+apply()

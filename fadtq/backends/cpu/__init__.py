@@ -1,0 +1,25 @@
+"""fadtq's CPU backend for verl 0.9.1 (opt-in: ``python -m fadtq.train +backend=cpu``).
+
+Importing this module (every verl process does, through ``VERL_USE_EXTERNAL_MODULES`` set by
+:func:`prepare_cpu_run`) registers the ``cpu`` platform, the ``hf`` rollout (replica + adapter)
+and the gloo process-group replacement. What a CPU cannot show — vLLM rollout, flash-attention,
+FSDP1, bf16 at scale, learning — stays on GPUs; asking for it here fails with one clear line.
+"""
+
+from fadtq.backends.cpu.settings import CPUBackendError, prepare_cpu_run  # noqa: F401
+
+
+def register() -> None:
+    from verl.workers.rollout import base as rollout_base
+    from verl.workers.rollout.replica import RolloutReplicaRegistry
+
+    from fadtq.backends.cpu import platform  # noqa: F401  (registers the "cpu" platform)
+    from fadtq.backends.cpu.hf_rollout import ROLLOUT_NAME, HFReplica
+    from fadtq.backends.cpu.replacements import apply_all
+
+    rollout_base._ROLLOUT_REGISTRY[(ROLLOUT_NAME, "async")] = "fadtq.backends.cpu.hf_rollout.HFServerAdapter"
+    RolloutReplicaRegistry.register(ROLLOUT_NAME, lambda: HFReplica)
+    apply_all()
+
+
+register()
