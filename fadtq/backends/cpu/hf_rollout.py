@@ -227,4 +227,4 @@ class HFServerAdapter(BaseRollout):
                    for name, t in weights]
         if self._has_server:
             self.last_update = await self._server().update_weights.remote(tensors, global_steps)
-            logger.info("hf rollout update_weights: %s", self.last_update)
+            print(f"hf rollout update_weights: {self.last_update}", flush=True)
