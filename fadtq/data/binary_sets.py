@@ -14,12 +14,14 @@ no reference is shared between the splits.
 from __future__ import annotations
 
 import csv
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from fadtq.data.errors import DataError
+from fadtq.data.loco_layout import list_images
 from fadtq.data.pairs import TEST, TRAIN, Pair
 from fadtq.labels import ANOMALOUS, BINARY_LABELS, NORMAL
 
@@ -36,10 +38,10 @@ class BinaryCategory:
     references: tuple[str, ...]  # normal training images, relative to root
     test: dict[str, tuple[str, ...]]  # "normal" / "anomalous" -> relative paths
     defect_of: dict[str, str]  # test image -> defect type ("good" for normal)
+    source: str = ""  # where the test images are listed (for messages)
 
 
-def _list_images(root: Path, folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+_MVTEC_FIX = "restore it from the official MVTec-AD archive"
 
 
 def scan_mvtec_ad(root, categories=MVTEC_AD_CATEGORIES) -> dict[str, BinaryCategory]:
@@ -50,19 +52,21 @@ def scan_mvtec_ad(root, categories=MVTEC_AD_CATEGORIES) -> dict[str, BinaryCateg
     for name in categories:
         base = root / name
         train, test = base / "train" / "good", base / "test"
-        for folder in (base, train, test):
+        for folder in (base, test):
             if not folder.is_dir():
-                raise DataError(f"{folder}: folder missing — restore it from the official MVTec-AD archive")
-        refs = _list_images(root, train)
+                raise DataError(f"{folder}: folder missing — {_MVTEC_FIX}")
+        refs = list_images(root, train, IMAGE_SUFFIXES, _MVTEC_FIX)
         defect_of, by_label = {}, {NORMAL: [], ANOMALOUS: []}
-        for defect_dir in sorted(p for p in test.iterdir() if p.is_dir()):
-            for rel in _list_images(root, defect_dir):
+        for defect_dir in sorted(p for p in test.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            for rel in list_images(root, defect_dir, IMAGE_SUFFIXES, _MVTEC_FIX):
                 defect_of[rel] = defect_dir.name
                 by_label[NORMAL if defect_dir.name == "good" else ANOMALOUS].append(rel)
-        for label, images in [("train/good", refs), *by_label.items()]:
+        for label, images in by_label.items():
             if not images:
-                raise DataError(f"{base}: no {label} images — restore them from the official MVTec-AD archive")
-        scanned[name] = BinaryCategory(name, tuple(refs), {k: tuple(v) for k, v in by_label.items()}, defect_of)
+                folder = test / "good" if label == NORMAL else test / "<defect type>"
+                raise DataError(f"{folder}: no {label} test images — {_MVTEC_FIX}")
+        scanned[name] = BinaryCategory(name, tuple(refs), {k: tuple(v) for k, v in by_label.items()}, defect_of,
+                                       str(test))
     return scanned
 
 
@@ -80,17 +84,29 @@ def scan_visa(root, categories=None) -> dict[str, BinaryCategory]:
                 raise DataError(f"{split_csv}: column {exc} missing — use the official 1cls.csv") from None
             if categories and obj not in categories:
                 continue
+            if not image or Path(image).is_absolute() or ".." in Path(image).parts:
+                raise DataError(f"{split_csv}: image path {image!r} is not relative to the VisA root — use the "
+                                "official 1cls.csv")
             if not (root / image).is_file():
                 raise DataError(f"{root / image}: listed in {split_csv} but missing — restore the VisA images")
             entry = rows.setdefault(obj, {"refs": [], NORMAL: [], ANOMALOUS: [], "defect": {}})
+            if label.strip().lower() not in ("normal", "anomaly"):
+                raise DataError(f"{split_csv}: label {label!r} for {image} is not 'normal' or 'anomaly' — use the "
+                                "official 1cls.csv")
             is_normal = label.strip().lower() == "normal"
             if split == "train" and is_normal:
                 entry["refs"].append(image)
             elif split == "test":
                 entry[NORMAL if is_normal else ANOMALOUS].append(image)
-                entry["defect"][image] = "good" if is_normal else "anomaly"
-    if not rows:
-        raise DataError(f"{split_csv}: no rows for the requested categories — check --categories")
+                entry["defect"][image] = "good" if is_normal else "anomaly"  # 1cls.csv names no defect type
+            else:
+                continue
+            if Path(image).suffix.lower() not in IMAGE_SUFFIXES:
+                raise DataError(f"{root / image}: not a {'/'.join(IMAGE_SUFFIXES)} image — fix {split_csv}")
+    absent = sorted(set(categories or ()) - set(rows))
+    if absent or not rows:
+        raise DataError(f"{split_csv}: no rows for {absent or 'any object'} — check --categories against the "
+                        "object column")
     scanned = {}
     for obj, e in sorted(rows.items()):
         for key in ("refs", NORMAL, ANOMALOUS):
@@ -98,21 +114,29 @@ def scan_visa(root, categories=None) -> dict[str, BinaryCategory]:
                 raise DataError(f"{split_csv}: no {key} images for {obj} — use the official 1cls.csv")
         scanned[obj] = BinaryCategory(obj, tuple(sorted(e["refs"])),
                                       {NORMAL: tuple(sorted(e[NORMAL])), ANOMALOUS: tuple(sorted(e[ANOMALOUS]))},
-                                      e["defect"])
+                                      e["defect"], str(split_csv))
     return scanned
 
 
 def sample_binary_pairs(categories: dict[str, BinaryCategory], seed: int = 42, per_class: int = 20) -> list[Pair]:
+    """Deterministic in ``seed``; each category draws from streams keyed by its name, so building
+    a subset of categories (``--categories``) samples each of them as the full build does."""
+    if per_class < 1:
+        raise DataError(f"--per-class {per_class}: must be at least 1 — lower values leave no training pairs")
     pairs = []
-    for c_idx, (name, category) in enumerate(sorted(categories.items())):
-        half = max(1, len(category.references) // 2)
-        pools = {TRAIN: category.references[:half], TEST: category.references[half:] or category.references[:half]}
+    for name, category in sorted(categories.items()):
+        c_idx = zlib.crc32(name.encode())
+        if len(category.references) < 2:
+            raise DataError(f"{category.source or name}: {name} has {len(category.references)} normal training "
+                            "image(s); two or more are needed for disjoint train/test references — restore them")
+        half = len(category.references) // 2
+        pools = {TRAIN: category.references[:half], TEST: category.references[half:]}
         references = np.random.default_rng([seed, c_idx, 1000])
         for l_idx, label in enumerate(BINARY_LABELS):
             images = category.test[label]
             if len(images) < per_class:
-                raise DataError(f"{name}: only {len(images)} {label} test images, fewer than --per-class {per_class} "
-                                "— lower --per-class")
+                raise DataError(f"{category.source or name}: {name} has only {len(images)} {label} test images, fewer "
+                                f"than --per-class {per_class} — lower --per-class")
             chosen = set(np.random.default_rng([seed, c_idx, l_idx]).choice(len(images), per_class, replace=False).tolist())
             for i, image in enumerate(images):
                 split = TRAIN if i in chosen else TEST

@@ -20,6 +20,7 @@ OFFICIAL_COUNTS: dict[str, dict[str, int]] = {
 }
 
 IMAGE_SUFFIXES = (".png",)
+_FIX = "restore it from the official MVTec LOCO AD archive (see data/README.md)"
 
 
 @dataclass(frozen=True)
@@ -28,15 +29,34 @@ class LocoCategory:
     train_good: tuple[str, ...]  # paths relative to the dataset root, sorted
     validation_good: tuple[str, ...]
     test: dict[str, tuple[str, ...]]  # label -> relative paths
+    root: Path | None = None  # the dataset root the paths are relative to
+
+    def test_folder(self, label: str) -> Path:
+        """The test folder of ``label`` (for messages)."""
+        folder = {v: k for k, v in LOCO_FOLDER_TO_LABEL.items()}[label]
+        return (self.root or Path()) / self.name / "test" / folder
 
 
-def _images(root: Path, folder: Path, fix: str) -> tuple[str, ...]:
+def list_images(root: Path, folder: Path, suffixes=IMAGE_SUFFIXES, fix: str = _FIX) -> tuple[str, ...]:
+    """Sorted image paths of ``folder`` relative to ``root``.
+
+    Hidden files (``.DS_Store``, editor swap files) are skipped; any other file that is not an
+    image is an error, because the archive's class folders hold images only and a stray file
+    usually means a botched copy.
+    """
     if not folder.is_dir():
         raise DataError(f"{folder}: folder missing — {fix}")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise DataError(f"{folder}: no .png images — {fix}")
-    return tuple(str(p.relative_to(root)) for p in files)
+    images = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        if path.suffix.lower() not in suffixes:
+            raise DataError(f"{path}: not a {'/'.join(suffixes)} image — remove it (the dataset's class folders "
+                            "hold images only)")
+        images.append(str(path.relative_to(root)))
+    if not images:
+        raise DataError(f"{folder}: no {'/'.join(suffixes)} images — {fix}")
+    return tuple(images)
 
 
 def scan_loco(root: str | Path, categories=LOCO_CATEGORIES) -> dict[str, LocoCategory]:
@@ -45,13 +65,12 @@ def scan_loco(root: str | Path, categories=LOCO_CATEGORIES) -> dict[str, LocoCat
     if not root.is_dir():
         raise DataError(f"{root}: dataset root not found — pass the folder that holds the five LOCO categories "
                         "(see data/README.md)")
-    fix = "restore it from the official MVTec LOCO AD archive (see data/README.md)"
     scanned = {}
     for name in categories:
         base = root / name
         if not base.is_dir():
-            raise DataError(f"{base}: category folder missing — {fix}, or pass --root the folder that holds it")
-        test = {label: _images(root, base / "test" / folder, fix) for folder, label in LOCO_FOLDER_TO_LABEL.items()}
-        scanned[name] = LocoCategory(name, _images(root, base / "train" / "good", fix),
-                                     _images(root, base / "validation" / "good", fix), test)
+            raise DataError(f"{base}: category folder missing — {_FIX}, or pass --root the folder that holds it")
+        test = {label: list_images(root, base / "test" / folder) for folder, label in LOCO_FOLDER_TO_LABEL.items()}
+        scanned[name] = LocoCategory(name, list_images(root, base / "train" / "good"),
+                                     list_images(root, base / "validation" / "good"), test, root)
     return scanned

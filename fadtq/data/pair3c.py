@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from fadtq.data.build import BuildResult, write_pair_dataset
 from fadtq.data.errors import DataError
-from fadtq.data.images import DEFAULT_MAX_PIXELS
+from fadtq.data.images import DEFAULT_MAX_PIXELS, MIN_PIXELS
 from fadtq.data.loco_layout import LOCO_CATEGORIES, scan_loco
 from fadtq.data.pair3c_split import sample_pair3c, table1_counts
-from fadtq.data.pairs import read_manifest
+from fadtq.data.pairs import TRAIN, Pair, read_manifest
 from fadtq.data.prompt import PAIR3C_OPTIONS, PROMPT_VERSION
+from fadtq.labels import LOCO_FOLDER_TO_LABEL, PAIR3C_LABELS
 
 DATA_SOURCE = "mvtec_loco_pair3c"
 
@@ -22,24 +23,53 @@ PAPER_TABLE1_TEST = {
     "screw_bag": {"normal": 82, "structural": 42, "logical": 97},
     "splicing_connectors": {"normal": 79, "structural": 45, "logical": 68},
 }
+PAPER_TABLE1_TRAIN = {category: {label: 40 for label in PAIR3C_LABELS} for category in LOCO_CATEGORIES}
+
+
+def matches_paper_table1(counts: dict) -> bool:
+    """True iff ``counts[split][category][label]`` is the paper's Table 1 (600 train / 968 test pairs)."""
+    return counts.get("train") == PAPER_TABLE1_TRAIN and counts.get("test") == PAPER_TABLE1_TEST
+
+
+def check_pair3c_manifest(pairs: list[Pair], manifest) -> None:
+    """Every pair names a LOCO category and a test image whose folder agrees with its label."""
+    for pair in pairs:
+        parts = PurePosixPath(pair.test_image).parts
+        if pair.category not in LOCO_CATEGORIES or parts[0] != pair.category:
+            raise DataError(f"{manifest}: {pair.test_image} is not an image of a LOCO category ({pair.category!r}) "
+                            "— use a Pair3C manifest")
+        folder_label = LOCO_FOLDER_TO_LABEL.get(parts[-2]) if len(parts) >= 2 else None
+        if folder_label != pair.label:
+            raise DataError(f"{manifest}: {pair.test_image} is labelled {pair.label!r} but its folder says "
+                            f"{folder_label!r} — fix the label column or use a Pair3C manifest")
 
 
 def build_pair3c(root, out_dir, *, seed: int = 42, per_class: int = 40, max_pixels: int = DEFAULT_MAX_PIXELS,
                  manifest=None, progress: bool = True, workers: int = 4) -> BuildResult:
-    """Scan ``root``, sample (or read ``manifest``), and write train/test parquet + manifest + summary."""
+    """Scan ``root``, sample (or read ``manifest``), and write train/test parquet + manifest + summary.
+
+    With ``manifest`` the pairs are exactly those listed, in that order, and ``seed`` and
+    ``per_class`` are not used. ``result.counts`` is Table 1: ``counts[split][category][label]``.
+    """
     root = Path(root)
-    if max_pixels < 4 * 28 * 28:
-        raise DataError(f"--max-pixels {max_pixels}: below Qwen2.5-VL's minimum of {4 * 28 * 28} — use a larger value")
+    if max_pixels < MIN_PIXELS:
+        raise DataError(f"--max-pixels {max_pixels}: below Qwen2.5-VL's minimum of {MIN_PIXELS} — use a larger value")
     if manifest is not None:
-        pairs = read_manifest(manifest, root)
-        unknown = {p.category for p in pairs} - set(LOCO_CATEGORIES)
-        if unknown:
-            raise DataError(f"{manifest}: unknown categories {sorted(unknown)} — use a Pair3C manifest")
+        if not root.is_dir():
+            raise DataError(f"{root}: dataset root not found — pass the folder that holds the five LOCO categories "
+                            "(see data/README.md)")
+        pairs = read_manifest(manifest, root, labels=PAIR3C_LABELS)
+        check_pair3c_manifest(pairs, manifest)
+        train_counts = {n for per in table1_counts(pairs).get(TRAIN, {}).values() for n in per.values()}
+        per_class = train_counts.pop() if len(train_counts) == 1 else None
     else:
+        if per_class < 1:
+            raise DataError(f"--per-class {per_class}: must be at least 1 — the paper uses 40")
         pairs = sample_pair3c(scan_loco(root), seed=seed, per_class=per_class)
+    counts = table1_counts(pairs)
     return write_pair_dataset(
         pairs, root, Path(out_dir), max_pixels=max_pixels, options=PAIR3C_OPTIONS, data_source=DATA_SOURCE,
-        counts=table1_counts(pairs), progress=progress, workers=workers,
-        summary_extra={"seed": pairs[0].seed if pairs else seed, "per_class": per_class,
-                       "from_manifest": manifest is not None, "prompt_version": PROMPT_VERSION},
+        counts=counts, progress=progress, workers=workers,
+        summary_extra={"seed": pairs[0].seed, "per_class": per_class, "from_manifest": manifest is not None,
+                       "prompt_version": PROMPT_VERSION, "matches_paper_table1": matches_paper_table1(counts)},
     )

@@ -7,22 +7,24 @@ from __future__ import annotations
 import numpy as np
 
 from fadtq.data.errors import DataError
-from fadtq.data.loco_layout import LocoCategory
+from fadtq.data.loco_layout import LOCO_CATEGORIES, LocoCategory
 from fadtq.data.pairs import TEST, TRAIN, Pair
 from fadtq.labels import PAIR3C_LABELS
 
 
 def sample_pair3c(categories: dict[str, LocoCategory], seed: int = 42, per_class: int = 40) -> list[Pair]:
-    """Deterministic in ``seed``; each (category, class) draws from its own seeded stream, so adding
-    or removing a category leaves the others' samples unchanged."""
+    """Deterministic in ``seed``. Each (category, class) draws from its own stream keyed by the
+    category's position in ``LOCO_CATEGORIES``, so scanning a subset of categories leaves the
+    others' samples unchanged; each category's references come from one more stream."""
     pairs: list[Pair] = []
-    for c_idx, (name, category) in enumerate(sorted(categories.items())):
+    for name, category in sorted(categories.items()):
+        c_idx = LOCO_CATEGORIES.index(name)
         references = np.random.default_rng([seed, c_idx, 1000])
         for l_idx, label in enumerate(PAIR3C_LABELS):
             images = category.test[label]
             if len(images) < per_class:
-                raise DataError(f"{name}/test/{label}: only {len(images)} images, fewer than --per-class {per_class} "
-                                "— lower --per-class or restore the missing images")
+                raise DataError(f"{category.test_folder(label)}: only {len(images)} images, fewer than --per-class "
+                                f"{per_class} — lower --per-class or restore the missing images")
             chosen = set(np.random.default_rng([seed, c_idx, l_idx]).choice(len(images), per_class, replace=False).tolist())
             for i, image in enumerate(images):
                 split = TRAIN if i in chosen else TEST

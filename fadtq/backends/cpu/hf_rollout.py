@@ -53,7 +53,7 @@ class HFServer:
         self.processor = AutoProcessor.from_pretrained(path)
         self.tokenizer = self.processor.tokenizer
         self.model = AutoModelForImageTextToText.from_pretrained(
-            path, torch_dtype=torch.float32, attn_implementation="sdpa").eval()
+            path, dtype=torch.float32, attn_implementation="sdpa").eval()
         self.suppressed = vision_token_ids(self.processor, self.tokenizer)
         self.global_steps: Optional[int] = None
         self._lock = asyncio.Lock()
