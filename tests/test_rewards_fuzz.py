@@ -1,5 +1,6 @@
 """Property-based fuzzing of the reward: never raises, R ∈ [0, 3], r_tq counts only when r_acc = 1."""
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,4 +30,4 @@ def test_reward_is_total_bounded_and_gated(response, truth, conc, rel, eta):
     total = fadtq_reward(r_format, r_acc, r_tq)
     assert 0.0 <= total <= 3.0
     assert 0.0 <= r_tq <= 1.0
-    assert total - r_format - r_acc == (r_tq if r_acc == 1.0 else 0.0)
+    assert total - r_format - r_acc == pytest.approx(r_tq if r_acc == 1.0 else 0.0, abs=1e-12)

@@ -1,0 +1,30 @@
+"""LR-IAD focal reward: hand-computed values of α·(1−p)^γ·f and its group-level application."""
+
+import numpy as np
+import pytest
+
+from fadtq.rewards.focal import balanced_class_weights, focal_bonus, focal_reward, group_accuracy
+
+
+def test_focal_reward_hand_values():
+    assert focal_reward(0.0, alpha=1.0, gamma=2.0, class_weight=1.0) == 1.0
+    assert focal_reward(0.5, alpha=1.0, gamma=2.0, class_weight=1.0) == 0.25
+    assert focal_reward(0.75, alpha=2.0, gamma=1.0, class_weight=3.0) == pytest.approx(1.5)
+    assert focal_reward(1.0) == 0.0  # a solved prompt earns no bonus
+
+
+def test_balanced_class_weights():
+    assert balanced_class_weights({"normal": 40, "structural": 40, "logical": 40}) == {
+        "normal": 1.0, "structural": 1.0, "logical": 1.0}
+    weights = balanced_class_weights({"normal": 300, "anomalous": 100})  # N/(K·N_c)
+    assert weights == {"normal": pytest.approx(400 / 600), "anomalous": 2.0}
+
+
+def test_group_accuracy_and_bonus():
+    r_acc = np.array([1, 0, 0, 0, 1, 1, 1, 1], dtype=float)
+    group = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    assert group_accuracy(r_acc, group).tolist() == [0.25] * 4 + [1.0] * 4
+    labels = ["structural"] * 4 + ["normal"] * 4
+    bonus = focal_bonus(r_acc, group, labels, {"structural": 2.0}, alpha=1.0, gamma=2.0)
+    # group 0: p = 1/4 → (3/4)^2 · 2 = 1.125 for the one correct rollout; group 1 solved → 0
+    assert bonus.tolist() == pytest.approx([1.125, 0, 0, 0, 0, 0, 0, 0])
