@@ -8,7 +8,8 @@ import sys
 NAME = "build-data"
 HELP = "build MVTec-LOCO-AD-Pair3C (or MVTec-AD / VisA pair sets) as verl parquet"
 DESCRIPTION = """\
-Build reference/test pair datasets for verl's RLHFDataset.
+Build reference/test pair datasets for verl's RLHFDataset (`fadtq build-data DATASET --help` for
+each dataset's options).
 
   fadtq build-data pair3c   --root mvtec_loco_anomaly_detection --out data/pair3c
   fadtq build-data pair3c   --root … --out … --manifest data/pair3c_seed42_manifest.csv   (exact rebuild)
@@ -16,36 +17,70 @@ Build reference/test pair datasets for verl's RLHFDataset.
   fadtq build-data visa     --root VisA --out data/visa
 
 Writes train.parquet, test.parquet, manifest.csv (the frozen split) and summary.json into --out,
-replacing it only when the build succeeded, and prints the split table (Pair3C: the paper's Table 1).
+replacing it only when the build succeeded (and only if it is empty or an earlier build), and
+prints the split table (Pair3C: the paper's Table 1). Images are stored already resized with
+qwen-vl-utils' rule for --max-pixels, so the trainer and vLLM see the same grid.
+"""
+
+PAIR3C_DESCRIPTION = """\
+MVTec-LOCO-AD-Pair3C: from each category's official test split, --per-class good, structural and
+logical images (seeded) become training pairs with a reference from train/good; the rest are test
+pairs with a reference from validation/good. With the defaults this is the paper's Table 1
+(600 train / 968 test pairs). --manifest rebuilds exactly the listed pairs, without randomness.
+"""
+
+BINARY_DESCRIPTION = """\
+{name} as a binary pair set (normal vs anomalous): from each category's official test split,
+--per-class normal and anomalous images (seeded) become training pairs, the rest test pairs;
+references come from the normal training images, split in two disjoint halves for the two splits.
+{layout}
 """
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from fadtq.data.images import DEFAULT_MAX_PIXELS  # light: no heavy imports
+def _common_arguments(parser: argparse.ArgumentParser, per_class: int) -> None:
+    from fadtq.data.images import DEFAULT_MAX_PIXELS  # light: PIL only
 
-    parser.add_argument("dataset", choices=["pair3c", "mvtec-ad", "visa"], help="which dataset to build")
     parser.add_argument("--root", required=True, help="the dataset's official root folder")
-    parser.add_argument("--out", required=True, help="output folder (replaced on success)")
+    parser.add_argument("--out", required=True,
+                        help="output folder (new, empty, or an earlier build; replaced on success)")
     parser.add_argument("--seed", type=int, default=42, help="sampling seed (default: %(default)s)")
-    parser.add_argument("--per-class", type=int, default=None,
-                        help="test images per category and class moved to the training split "
-                             "(default: 40 for pair3c as in the paper, 20 for mvtec-ad / visa)")
+    parser.add_argument("--per-class", type=int, default=per_class,
+                        help="test images per category and class moved to the training split (default: %(default)s)")
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                         help="per-image pixel budget; images are stored resized as qwen-vl-utils would "
-                             "(default: %(default)s = 512 vision tokens)")
-    parser.add_argument("--manifest", default=None, help="pair3c: rebuild exactly the pairs of this manifest CSV")
+                             "(default: %(default)s = 512 vision tokens of 28×28 pixels)")
+    parser.add_argument("--workers", type=int, default=4, help="image encoding threads (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def print_split_table(counts: dict, labels) -> None:
-    """One table per split: category × class counts (for Pair3C, the paper's Table 1)."""
-    from rich.console import Console
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="dataset", metavar="DATASET", required=True)
+    pair3c = sub.add_parser("pair3c", help="MVTec-LOCO-AD-Pair3C (the paper's benchmark)",
+                            description=PAIR3C_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common_arguments(pair3c, per_class=40)
+    pair3c.add_argument("--manifest", default=None,
+                        help="rebuild exactly the pairs of this manifest CSV (e.g. data/pair3c_seed42_manifest.csv); "
+                             "--seed and --per-class are then not used")
+    for name, title, layout in (
+            ("mvtec-ad", "MVTec-AD", "Layout: <root>/<category>/{train/good, test/good, test/<defect>}/NNN.png "
+                                     "(15 categories)."),
+            ("visa", "VisA", "Layout: <root>/split_csv/1cls.csv listing <object>/Data/Images/{Normal,Anomaly}/*.")):
+        binary = sub.add_parser(name, help=f"{title} as normal-vs-anomalous pairs",
+                                description=BINARY_DESCRIPTION.format(name=title, layout=layout),
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+        _common_arguments(binary, per_class=20)
+        binary.add_argument("--categories", nargs="+", default=None, metavar="NAME",
+                            help="build only these categories (default: all)")
+
+
+def split_tables(counts: dict, labels, title: str) -> list:
+    """Category × class counts, one table per split (for Pair3C together the paper's Table 1)."""
     from rich.table import Table
 
-    console = Console()
-    for split in ("train", "test"):
-        per_category = counts.get(split, {})
-        table = Table(title=f"{split} pairs")
+    tables = []
+    for split in [s for s in ("train", "test") if s in counts]:
+        per_category = counts[split]
+        table = Table(title=f"{title}: {split} pairs")
         table.add_column("category")
         for label in labels:
             table.add_column(label, justify="right")
@@ -55,31 +90,46 @@ def print_split_table(counts: dict, labels) -> None:
             table.add_row(category, *[str(per.get(label, 0)) for label in labels], str(sum(per.values())))
         column_totals = [sum(per.get(label, 0) for per in per_category.values()) for label in labels]
         table.add_row("total", *map(str, column_totals), str(sum(column_totals)), style="bold")
-        console.print(table)
+        tables.append(table)
+    return tables
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from fadtq.data.errors import DataError
     from fadtq.labels import BINARY_LABELS, PAIR3C_LABELS
 
+    progress = not args.no_progress
     try:
         if args.dataset == "pair3c":
-            from fadtq.data.pair3c import build_pair3c
+            from fadtq.data.pair3c import build_pair3c, matches_paper_table1
 
-            result = build_pair3c(args.root, args.out, seed=args.seed, per_class=args.per_class or 40,
-                                  max_pixels=args.max_pixels, manifest=args.manifest, progress=not args.no_progress)
-            labels = PAIR3C_LABELS
+            result = build_pair3c(args.root, args.out, seed=args.seed, per_class=args.per_class,
+                                  max_pixels=args.max_pixels, manifest=args.manifest, progress=progress,
+                                  workers=args.workers)
+            labels, title = PAIR3C_LABELS, "Table 1, MVTec-LOCO-AD-Pair3C"
         else:
-            if args.manifest:
-                raise DataError(f"{args.manifest}: --manifest is only supported for pair3c — drop it")
             from fadtq.data.build_binary import build_binary
 
-            result = build_binary(args.dataset, args.root, args.out, seed=args.seed, per_class=args.per_class or 20,
-                                  max_pixels=args.max_pixels, progress=not args.no_progress)
-            labels = BINARY_LABELS
+            result = build_binary(args.dataset, args.root, args.out, seed=args.seed, per_class=args.per_class,
+                                  max_pixels=args.max_pixels, categories=args.categories, progress=progress,
+                                  workers=args.workers)
+            labels, title = BINARY_LABELS, f"{args.dataset} pairs"
     except DataError as exc:
         print(f"fadtq build-data: error: {exc}", file=sys.stderr)
         return 2
-    print_split_table(result.counts, labels)
-    print(f"{result.n_images} images → {result.out_dir}: " + ", ".join(p.name for p in result.files.values()))
+    except OSError as exc:  # unreadable folders and the like, not caught closer to the cause
+        print(f"fadtq build-data: error: {exc.filename or args.root}: {exc.strerror or exc} — check the path and its "
+              "permissions", file=sys.stderr)
+        return 2
+    console = Console()
+    for table in split_tables(result.counts, labels, title):
+        console.print(table)
+    if args.dataset == "pair3c":
+        verdict = ("equals the paper's Table 1 (600 train / 968 test pairs)" if matches_paper_table1(result.counts)
+                   else "differs from the paper's Table 1 (other --per-class, an incomplete tree, or a custom "
+                        "manifest)")
+        print(f"split {verdict}")
+    print(f"{result.n_images} distinct images → {result.out_dir}: " + ", ".join(p.name for p in result.files.values()))
     return 0

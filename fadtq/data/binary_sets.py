@@ -18,11 +18,9 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from fadtq.data.errors import DataError
 from fadtq.data.loco_layout import list_images
-from fadtq.data.pairs import TEST, TRAIN, Pair
+from fadtq.data.pairs import TEST, TRAIN, Pair, sample_pairs
 from fadtq.labels import ANOMALOUS, BINARY_LABELS, NORMAL
 
 MVTEC_AD_CATEGORIES = ("bottle", "cable", "capsule", "carpet", "grid", "hazelnut", "leather", "metal_nut", "pill",
@@ -119,30 +117,19 @@ def scan_visa(root, categories=None) -> dict[str, BinaryCategory]:
 
 
 def sample_binary_pairs(categories: dict[str, BinaryCategory], seed: int = 42, per_class: int = 20) -> list[Pair]:
-    """Deterministic in ``seed``; each category draws from streams keyed by its name, so building
-    a subset of categories (``--categories``) samples each of them as the full build does."""
-    if per_class < 1:
-        raise DataError(f"--per-class {per_class}: must be at least 1 — lower values leave no training pairs")
-    pairs = []
-    for name, category in sorted(categories.items()):
-        c_idx = zlib.crc32(name.encode())
+    """Deterministic in ``seed`` (see :func:`fadtq.data.pairs.sample_pairs`); a category's streams are
+    keyed by a checksum of its name. References: the first half of the normal training images for
+    training pairs, the second half for test pairs, so no reference serves both splits."""
+    references = {}
+    for name, category in categories.items():
         if len(category.references) < 2:
             raise DataError(f"{category.source or name}: {name} has {len(category.references)} normal training "
                             "image(s); two or more are needed for disjoint train/test references — restore them")
         half = len(category.references) // 2
-        pools = {TRAIN: category.references[:half], TEST: category.references[half:]}
-        references = np.random.default_rng([seed, c_idx, 1000])
-        for l_idx, label in enumerate(BINARY_LABELS):
-            images = category.test[label]
-            if len(images) < per_class:
-                raise DataError(f"{category.source or name}: {name} has only {len(images)} {label} test images, fewer "
-                                f"than --per-class {per_class} — lower --per-class")
-            chosen = set(np.random.default_rng([seed, c_idx, l_idx]).choice(len(images), per_class, replace=False).tolist())
-            for i, image in enumerate(images):
-                split = TRAIN if i in chosen else TEST
-                pool = pools[split]
-                pairs.append(Pair(split, name, label, image, pool[int(references.integers(len(pool)))], seed))
-    return pairs
+        references[name] = {TRAIN: category.references[:half], TEST: category.references[half:]}
+    return sample_pairs({name: c.test for name, c in categories.items()}, references, BINARY_LABELS, seed, per_class,
+                        stream_key=lambda name: zlib.crc32(name.encode()),
+                        folder_of=lambda name, label: categories[name].source or name)
 
 
 def binary_counts(pairs: list[Pair]) -> dict:

@@ -53,18 +53,24 @@ def check_output_folder(out_dir: Path, root: Path) -> None:
 def encode_all(root: Path, relative_paths: list[str], max_pixels: int, progress: bool, workers: int) -> dict[str, bytes]:
     """PNG bytes for each distinct image (references shared by many pairs are encoded once)."""
     unique = sorted(set(relative_paths))
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))  # PIL releases the GIL: decode, resize, encode
+    try:
         encoded = list(tqdm(pool.map(lambda rel: encode_resized_png(root / rel, max_pixels), unique),
                             total=len(unique), desc="encoding images", unit="img", disable=not progress))
+    finally:
+        pool.shutdown(cancel_futures=True)  # a bad image stops the build now, not after all the others
     return dict(zip(unique, encoded))
 
 
-def write_parquet(rows: list[dict], path: Path) -> None:
+def write_parquet(rows: list[dict], path: Path, progress: bool = True) -> None:
     """One parquet file in row groups of ``ROW_GROUP_SIZE`` (nested dicts and lists become structs/lists)."""
-    schema = pa.Table.from_pylist(rows[:1]).schema
-    with pq.ParquetWriter(path, schema) as writer:
+    schema = pa.Table.from_pylist(rows[:ROW_GROUP_SIZE]).schema
+    with pq.ParquetWriter(path, schema) as writer, tqdm(total=len(rows), desc=f"writing {path.name}", unit="row",
+                                                        disable=not progress) as bar:
         for start in range(0, len(rows), ROW_GROUP_SIZE):
-            writer.write_table(pa.Table.from_pylist(rows[start:start + ROW_GROUP_SIZE], schema=schema))
+            chunk = rows[start:start + ROW_GROUP_SIZE]
+            writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+            bar.update(len(chunk))
 
 
 def write_pair_dataset(pairs: list[Pair], root: Path, out_dir: Path, *, max_pixels: int, options: dict[str, str],
@@ -84,7 +90,7 @@ def write_pair_dataset(pairs: list[Pair], root: Path, out_dir: Path, *, max_pixe
                              extra=row_extra(pair) if row_extra else None)
                     for i, pair in enumerate(p for p in pairs if p.split == split)]
             files[split] = staging / f"{split}.parquet"
-            write_parquet(rows, files[split])
+            write_parquet(rows, files[split], progress)
         files["manifest"] = staging / "manifest.csv"
         write_manifest(pairs, files["manifest"])
         files["summary"] = staging / "summary.json"

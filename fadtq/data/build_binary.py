@@ -29,5 +29,5 @@ def build_binary(dataset: str, root, out_dir, *, seed: int = 42, per_class: int 
     return write_pair_dataset(pairs, Path(root), Path(out_dir), max_pixels=max_pixels, options=BINARY_OPTIONS,
                               data_source=data_source, counts=binary_counts(pairs), progress=progress, workers=workers,
                               row_extra=lambda pair: {"defect_type": scanned[pair.category].defect_of[pair.test_image]},
-                              summary_extra={"seed": seed, "per_class": per_class, "prompt_version": BINARY_PROMPT_VERSION,
-                                             "categories": sorted(scanned)})
+                              summary_extra={"seed": seed, "per_class": per_class, "categories": sorted(scanned),
+                                             "prompt_version": BINARY_PROMPT_VERSION})

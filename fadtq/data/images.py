@@ -36,6 +36,7 @@ def encode_resized_png(path: Path, max_pixels: int) -> bytes:
             buffer = io.BytesIO()
             image.save(buffer, format="PNG", compress_level=1)
             return buffer.getvalue()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable image ({type(exc).__name__}: {exc}) — replace the file with the "
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
+        reason = " ".join(str(exc).split())  # one line, whatever PIL says
+        raise DataError(f"{path}: not a readable image ({type(exc).__name__}: {reason}) — replace the file with the "
                         "original from the dataset archive") from None

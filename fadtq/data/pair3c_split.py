@@ -4,33 +4,18 @@ take their reference from ``train/good``, test pairs from ``validation/good``.""
 
 from __future__ import annotations
 
-import numpy as np
-
-from fadtq.data.errors import DataError
 from fadtq.data.loco_layout import LOCO_CATEGORIES, LocoCategory
-from fadtq.data.pairs import TEST, TRAIN, Pair
+from fadtq.data.pairs import TEST, TRAIN, Pair, sample_pairs
 from fadtq.labels import PAIR3C_LABELS
 
 
 def sample_pair3c(categories: dict[str, LocoCategory], seed: int = 42, per_class: int = 40) -> list[Pair]:
-    """Deterministic in ``seed``. Each (category, class) draws from its own stream keyed by the
-    category's position in ``LOCO_CATEGORIES``, so scanning a subset of categories leaves the
-    others' samples unchanged; each category's references come from one more stream."""
-    pairs: list[Pair] = []
-    for name, category in sorted(categories.items()):
-        c_idx = LOCO_CATEGORIES.index(name)
-        references = np.random.default_rng([seed, c_idx, 1000])
-        for l_idx, label in enumerate(PAIR3C_LABELS):
-            images = category.test[label]
-            if len(images) < per_class:
-                raise DataError(f"{category.test_folder(label)}: only {len(images)} images, fewer than --per-class "
-                                f"{per_class} — lower --per-class or restore the missing images")
-            chosen = set(np.random.default_rng([seed, c_idx, l_idx]).choice(len(images), per_class, replace=False).tolist())
-            for i, image in enumerate(images):
-                split = TRAIN if i in chosen else TEST
-                pool = category.train_good if split == TRAIN else category.validation_good
-                pairs.append(Pair(split, name, label, image, pool[int(references.integers(len(pool)))], seed))
-    return pairs
+    """Deterministic in ``seed`` (see :func:`fadtq.data.pairs.sample_pairs`); a category's streams are
+    keyed by its position in ``LOCO_CATEGORIES``."""
+    return sample_pairs({name: c.test for name, c in categories.items()},
+                        {name: {TRAIN: c.train_good, TEST: c.validation_good} for name, c in categories.items()},
+                        PAIR3C_LABELS, seed, per_class, stream_key=LOCO_CATEGORIES.index,
+                        folder_of=lambda name, label: str(categories[name].test_folder(label)))
 
 
 def table1_counts(pairs: list[Pair]) -> dict[str, dict[str, dict[str, int]]]:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
 
 from fadtq.data.errors import DataError
 
@@ -70,4 +73,36 @@ def read_manifest(path: str | Path, root: str | Path | None = None, labels=None)
                 if not (Path(root) / rel).is_file():
                     raise DataError(f"{Path(root) / rel}: listed in manifest {path} but missing — restore the "
                                     "dataset or rebuild without --manifest")
+    return pairs
+
+
+def sample_pairs(test_images: Mapping[str, Mapping[str, Sequence[str]]],
+                 references: Mapping[str, Mapping[str, Sequence[str]]], labels: Sequence[str], seed: int,
+                 per_class: int, *, stream_key: Callable[[str], int],
+                 folder_of: Callable[[str, str], str]) -> list[Pair]:
+    """The shared protocol: per category (sorted) and label, ``per_class`` of the official test images
+    (seeded) become training pairs and the rest test pairs; each pair draws its reference from
+    ``references[category][split]``.
+
+    Each (category, label) samples from its own stream keyed by ``stream_key(category)`` (a fixed
+    number per category, not its position in this call), so building a subset of categories gives
+    each the same pairs as the full build. ``folder_of(category, label)`` names the folder in messages.
+    """
+    if per_class < 1:
+        raise DataError(f"--per-class {per_class}: must be at least 1 — the paper uses 40 (Pair3C)")
+    pairs: list[Pair] = []
+    for category in sorted(test_images):
+        key = stream_key(category)
+        reference_stream = np.random.default_rng([seed, key, 1000])
+        for l_idx, label in enumerate(labels):
+            images = test_images[category][label]
+            if len(images) < per_class:
+                raise DataError(f"{folder_of(category, label)}: only {len(images)} {label} images, fewer than "
+                                f"--per-class {per_class} — lower --per-class or restore the missing images")
+            draw = np.random.default_rng([seed, key, l_idx])
+            chosen = set(draw.choice(len(images), per_class, replace=False).tolist())
+            for i, image in enumerate(images):
+                split = TRAIN if i in chosen else TEST
+                pool = references[category][split]
+                pairs.append(Pair(split, category, label, image, pool[int(reference_stream.integers(len(pool)))], seed))
     return pairs

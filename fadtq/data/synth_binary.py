@@ -1,4 +1,10 @@
-"""Tiny synthetic trees in the official MVTec-AD and VisA layouts (test fixtures and demos)."""
+"""Tiny synthetic trees in the official MVTec-AD and VisA layouts (test fixtures and demos).
+
+- MVTec-AD: ``<category>/{train/good, test/good, test/<defect>}/NNN.png`` and
+  ``<category>/ground_truth/<defect>/NNN_mask.png``.
+- VisA: ``<object>/Data/Images/{Normal,Anomaly}/*.JPG``, ``<object>/Data/Masks/Anomaly/*.png`` and
+  ``split_csv/1cls.csv`` (columns object, split, label, image, mask; labels normal / anomaly).
+"""
 
 from __future__ import annotations
 
@@ -10,15 +16,19 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 
-def _image(seed: int, defect: bool, size=(96, 96)) -> Image.Image:
+def _image(seed: int, defect: bool, size=(96, 96)) -> tuple[Image.Image, Image.Image | None]:
+    """A product (a disc) on a plain background; a defect is a dark scratch. Returns image and mask."""
     rng = np.random.default_rng(seed)
     image = Image.new("RGB", size, (200, 200, 205))
     draw = ImageDraw.Draw(image)
     draw.ellipse([20, 20, 76, 76], fill=(120, 140, 170), outline=(60, 60, 80), width=3)
-    if defect:
-        x, y = int(rng.integers(25, 60)), int(rng.integers(25, 60))
-        draw.line([x, y, x + 12, y + 9], fill=(20, 20, 20), width=3)
-    return image
+    if not defect:
+        return image, None
+    mask = Image.new("L", size, 0)
+    x, y = int(rng.integers(25, 60)), int(rng.integers(25, 60))
+    draw.line([x, y, x + 12, y + 9], fill=(20, 20, 20), width=3)
+    ImageDraw.Draw(mask).line([x, y, x + 12, y + 9], fill=255, width=5)
+    return image, mask
 
 
 def make_synthetic_mvtec_ad(out: Path, categories=("bottle", "cable"), n_train=6, n_good=4, defects=("crack", "scratch"),
@@ -29,7 +39,12 @@ def make_synthetic_mvtec_ad(out: Path, categories=("bottle", "cable"), n_train=6
                                   *[(f"test/{d}", n_defect, True) for d in defects]]:
             (out / name / folder).mkdir(parents=True, exist_ok=True)
             for i in range(n):
-                _image(zlib.crc32(f'{c}/{folder}/{i}'.encode()), defect).save(out / name / folder / f"{i:03d}.png")
+                image, mask = _image(zlib.crc32(f"{c}/{folder}/{i}".encode()), defect)
+                image.save(out / name / folder / f"{i:03d}.png")
+                if mask is not None:
+                    mask_dir = out / name / "ground_truth" / folder.split("/")[1]
+                    mask_dir.mkdir(parents=True, exist_ok=True)
+                    mask.save(mask_dir / f"{i:03d}_mask.png")
     return out
 
 
@@ -43,9 +58,15 @@ def make_synthetic_visa(out: Path, objects=("candle", "pcb1"), n_train=6, n_test
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(n):
                 name = f"{split}_{i:03d}.JPG"
-                _image(zlib.crc32(f'{o}/{kind}/{split}/{i}'.encode()), kind == "Anomaly").save(folder / name, format="JPEG")
-                rows.append({"object": obj, "split": split, "label": kind.lower(),
-                             "image": f"{obj}/Data/Images/{kind}/{name}", "mask": ""})
+                image, mask = _image(zlib.crc32(f"{o}/{kind}/{split}/{i}".encode()), kind == "Anomaly")
+                image.save(folder / name, format="JPEG")
+                mask_rel = ""
+                if mask is not None:
+                    mask_rel = f"{obj}/Data/Masks/Anomaly/{split}_{i:03d}.png"
+                    (out / mask_rel).parent.mkdir(parents=True, exist_ok=True)
+                    mask.save(out / mask_rel)
+                rows.append({"object": obj, "split": split, "label": "normal" if kind == "Normal" else "anomaly",
+                             "image": f"{obj}/Data/Images/{kind}/{name}", "mask": mask_rel})
     (out / "split_csv").mkdir(parents=True, exist_ok=True)
     with open(out / "split_csv" / "1cls.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["object", "split", "label", "image", "mask"])

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from fadtq.data.loco_layout import LOCO_CATEGORIES, OFFICIAL_COUNTS
+from fadtq.data.publish import check_replaceable, publish, staging_folder
 from fadtq.labels import LOGICAL, NORMAL, STRUCTURAL
 
 #: Small counts for fast tests and the demo; Pair3C builds from them with ``per_class=SMALL_PER_CLASS``.
@@ -58,6 +58,7 @@ def _breakfast_box(draw, rng, w, h, logical):
     for _ in range(40):
         x, y = int(rng.integers(w // 2 + 6, w - 12)), int(rng.integers(10, h - 14))
         draw.rectangle([x, y, x + 4, y + 3], fill=(200, 160, 90))
+    return {"tangerines": fruits.count((240, 140, 30)), "nectarines": fruits.count((245, 170, 110))}
 
 
 def _juice_bottle(draw, rng, w, h, logical):
@@ -69,9 +70,11 @@ def _juice_bottle(draw, rng, w, h, logical):
     draw.rectangle([w // 2 - 8, 6, w // 2 + 8, 26], fill=(60, 60, 60))
     draw.rectangle([12, 26, w - 13, h - 8], outline=(120, 120, 120), width=2, fill=(240, 240, 240))
     draw.rectangle([14, 40, w - 15, h - 10], fill=fill)
-    cy = _jitter(rng, 95) + (25 if logical and rng.random() < 0.3 else 0)
+    shift = 25 if logical and rng.random() < 0.3 else 0
+    cy = _jitter(rng, 95) + shift
     draw.rectangle([18, cy - 14, w - 19, cy + 14], fill=(250, 250, 245))
     draw.ellipse([w // 2 - 9, cy - 9, w // 2 + 9, cy + 9], fill=_FRUIT[label_fruit])
+    return {"fill": fruit, "label": label_fruit, "label_centred": shift == 0}
 
 
 def _pushpins(draw, rng, w, h, logical):
@@ -86,6 +89,7 @@ def _pushpins(draw, rng, w, h, logical):
         for k in range(n):
             x, y = _jitter(rng, cx + 10 + 10 * k, 2), _jitter(rng, cy + 10, 2)
             draw.ellipse([x, y, x + 9, y + 9], fill=(230, 200, 30), outline=(120, 100, 10))
+    return {"pins_per_compartment": counts}
 
 
 def _screw_bag(draw, rng, w, h, logical):
@@ -106,6 +110,7 @@ def _screw_bag(draw, rng, w, h, logical):
             length = 34 if part == "long" else 20
             draw.rectangle([x, y + 8, x + length, y + 12], fill=(150, 150, 155))
             draw.rectangle([x - 3, y + 5, x + 2, y + 15], fill=(120, 120, 125))
+    return {"parts": {part: parts.count(part) for part in sorted(set(parts))}}
 
 
 def _splicing_connectors(draw, rng, w, h, logical):
@@ -124,10 +129,21 @@ def _splicing_connectors(draw, rng, w, h, logical):
             draw.rectangle([x0 + 4, y, x0 + 14, y + 5], fill=(230, 120, 20))
     y = _jitter(rng, h // 2, 4)
     draw.line([48, y, w - 48, y], fill=cable, width=6)
+    return {"left_clamps": left, "right_clamps": right, "cable_for_clamps": {v: k for k, v in _CABLE.items()}[cable]}
 
 
 _SCENES = {"breakfast_box": _breakfast_box, "juice_bottle": _juice_bottle, "pushpins": _pushpins,
            "screw_bag": _screw_bag, "splicing_connectors": _splicing_connectors}
+
+#: Each category's rule, checked on the facts its scene function returns: normal and structural
+#: images keep it, logical images break it.
+RULES = {
+    "breakfast_box": lambda f: f["tangerines"] == 2 and f["nectarines"] == 1,
+    "juice_bottle": lambda f: f["fill"] == f["label"] and f["label_centred"],
+    "pushpins": lambda f: all(n == 1 for n in f["pins_per_compartment"]),
+    "screw_bag": lambda f: f["parts"] == {"long": 1, "nut": 2, "short": 2, "washer": 2},
+    "splicing_connectors": lambda f: f["left_clamps"] == f["right_clamps"] == f["cable_for_clamps"],
+}
 
 
 def _structural_damage(image, rng) -> Image.Image:
@@ -153,18 +169,26 @@ def _structural_damage(image, rng) -> Image.Image:
     return mask
 
 
-def draw_image(category: str, label: str, seed: int, index: int) -> tuple[Image.Image, Image.Image | None]:
-    """One image of ``category`` with ``label`` (normal / logical / structural) and its mask."""
+def draw_scene(category: str, label: str, seed: int, index: int) -> tuple[Image.Image, Image.Image | None, dict]:
+    """One image of ``category`` with ``label`` (normal / logical / structural), its mask (None for
+    normal images) and the scene's facts (``RULES[category](facts)`` is False iff logical)."""
     rng = np.random.default_rng([seed, LOCO_CATEGORIES.index(category), ["normal", "logical", "structural"].index(label),
                                  index])
     w, h = SIZES[category]
     image = Image.new("RGB", (w, h), (250, 250, 250))
-    _SCENES[category](ImageDraw.Draw(image), rng, w, h, logical=label == LOGICAL)
+    facts = _SCENES[category](ImageDraw.Draw(image), rng, w, h, logical=label == LOGICAL)
+    mask = None
     if label == STRUCTURAL:
-        return image, _structural_damage(image, rng)
-    if label == LOGICAL:  # the rule concerns the whole scene: LOCO marks the affected objects; we mark it all
-        return image, Image.new("L", (w, h), 255)
-    return image, None
+        mask = _structural_damage(image, rng)
+    elif label == LOGICAL:  # the rule concerns the whole scene: LOCO marks the affected objects; we mark it all
+        mask = Image.new("L", (w, h), 255)
+    return image, mask, facts
+
+
+def draw_image(category: str, label: str, seed: int, index: int) -> tuple[Image.Image, Image.Image | None]:
+    """One image of ``category`` with ``label`` and its mask (see ``draw_scene``)."""
+    image, mask, _ = draw_scene(category, label, seed, index)
+    return image, mask
 
 
 def _jobs(counts):
@@ -177,14 +201,28 @@ def _jobs(counts):
                 yield category, folder, label, i
 
 
-def generate_loco_tree(out_dir, counts: str = "small", seed: int = 0, progress: bool = False) -> Path:
-    """Write a synthetic tree at ``out_dir`` (replaced if it exists) and return its root."""
+#: Written at the root of every synthetic tree, so a later run may replace it (and nothing else).
+MARKER = ".fadtq-synthetic-loco"
+
+
+def _is_synthetic_tree(folder: Path) -> bool:
+    return (folder / MARKER).is_file()
+
+
+def generate_loco_tree(out_dir, counts: str = "small", seed: int = 0, progress: bool = False,
+                       workers: int = 4) -> Path:
+    """Write a synthetic tree at ``out_dir`` and return its root (the folder with the five categories).
+
+    ``counts``: ``"official"`` (the archive's 3,651 images) or ``"small"`` (a few per folder; build
+    Pair3C from it with ``per_class=SMALL_PER_CLASS``). An existing ``out_dir`` is replaced only if
+    it is empty or an earlier synthetic tree. Same ``seed`` → byte-identical files.
+    """
     if counts not in COUNTS:
         raise ValueError(f"counts must be one of {sorted(COUNTS)}, got {counts!r}")
     table = COUNTS[counts]
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    check_replaceable(out, _is_synthetic_tree, "fadtq synth-loco")
+    staging = staging_folder(out)
 
     def write(job):
         category, folder, label, i = job
@@ -198,6 +236,7 @@ def generate_loco_tree(out_dir, counts: str = "small", seed: int = 0, progress: 
             mask.save(mask_dir / "000.png")
 
     try:
+        (staging / MARKER).write_text(f"synthetic MVTec-LOCO-layout tree: counts={counts} seed={seed}\n")
         for category in LOCO_CATEGORIES:
             for folder in ("train/good", "validation/good", "test/good", "test/logical_anomalies",
                            "test/structural_anomalies"):
@@ -208,13 +247,10 @@ def generate_loco_tree(out_dir, counts: str = "small", seed: int = 0, progress: 
                 {"defect_name": "synthetic_logical", "pixel_value": 255, "saturation_threshold": 1.0,
                  "relative_saturation": True}], indent=2))
         jobs = list(_jobs(table))
-        with ThreadPoolExecutor(max_workers=4) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             list(tqdm(pool.map(write, jobs), total=len(jobs), desc="drawing synthetic LOCO", unit="img",
                       disable=not progress))
-        staging.chmod(0o755)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
+        publish(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
