@@ -1,61 +1,167 @@
 #!/usr/bin/env python
 """Benchmark: metrics and tables over 968 × 10 predictions (ten runs of the Pair3C test set).
 
-Prints the time of fadtq's vectorised metrics and, as a baseline measured in the same run, of a
-plain per-row Python loop computing the same numbers; goal: everything under a second.
+1. Metrics and tables (the goal: under a second): every metric of DESIGN §1 and Table 2 in
+   Markdown and LaTeX from ten already-read runs, fadtq's numpy path vs a baseline measured in the
+   same run on the same rows: plain per-row Python loops computing the same numbers (accuracy,
+   per-category accuracy and Balance Score, confusion matrix, recall, macro-F1, balanced accuracy,
+   reasoning length, unparsable share). Both must agree.
+2. For information, the whole of `fadtq report`'s reading and scoring: ten JSONL files read and
+   checked against the test set (broken lines, duplicates, missing rows…) plus step 1, vs
+   json.loads + the loops.
+
+    python scripts/bench_metrics.py [--runs 10] [--repeat 5]
 """
 
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
+from pathlib import Path
 
 import numpy as np
 
-from fadtq.eval import metrics
-from fadtq.eval.report import latex_table, markdown_table, RunMetrics
-from fadtq.labels import PAIR3C_LABELS
+from fadtq.eval.predictions import GroundTruth, read_predictions
+from fadtq.eval.report import Run, latex_table, markdown_table, summarize
+from fadtq.labels import NORMAL, PAIR3C_LABELS
 
-CATS = ["breakfast_box", "splicing_connectors", "juice_bottle", "screw_bag", "pushpins"]
+# Pair3C test set sizes per category (DESIGN §2 / the paper's Table 2): 968 pairs.
+CATEGORY_SIZES = {"breakfast_box": 155, "splicing_connectors": 192, "juice_bottle": 210, "screw_bag": 221, "pushpins": 190}
 
 
-def naive(labels, preds, cats):
-    correct = sum(1 for l, p in zip(labels, preds) if l == p) / len(labels)
-    per = {}
-    for c in set(cats):
-        rows = [(l, p) for l, p, cc in zip(labels, preds, cats) if cc == c]
-        per[c] = sum(1 for l, p in rows if l == p) / len(rows)
-    counts = Counter(p for p in preds if p is not None)
-    total = sum(counts.values())
-    h = -sum((n / total) * np.log(n / total + 1e-12) for n in counts.values())
-    return correct, per, h / np.log(3)
+def make_runs(folder: Path, n_runs: int, seed: int = 0, scale: int = 1) -> tuple[GroundTruth, list[Path]]:
+    rng = np.random.default_rng(seed)
+    categories = [c for c, n in CATEGORY_SIZES.items() for _ in range(n * scale)]
+    labels = rng.choice(PAIR3C_LABELS, size=len(categories)).tolist()
+    truth = GroundTruth(index=np.arange(len(categories)), category=np.array(categories, dtype=object),
+                        label=np.array(labels, dtype=object), classes=PAIR3C_LABELS)
+    paths = []
+    for k in range(n_runs):
+        path = folder / f"run{k}.jsonl"
+        with open(path, "w") as fh:
+            for i, (category, label) in enumerate(zip(categories, labels)):
+                pred = None if rng.random() < 0.05 else (label if rng.random() < 0.5 else str(rng.choice(PAIR3C_LABELS)))
+                fh.write(json.dumps({"index": i, "category": category, "label": label, "pred": pred,
+                                     "think_words": int(rng.integers(0, 200)), "model": f"run{k}"}) + "\n")
+        paths.append(path)
+    return truth, paths
+
+
+def fadtq_metrics(files) -> tuple[list[Run], str]:
+    runs = [Run(file.name, file, summarize(file)) for file in files]
+    return runs, markdown_table(runs) + latex_table(runs)
+
+
+def fadtq_path(truth: GroundTruth, paths: list[Path]) -> tuple[list[Run], str]:
+    return fadtq_metrics([read_predictions(path, truth) for path in paths])
+
+
+def naive_metrics(rows: list[dict], classes=PAIR3C_LABELS) -> dict:
+    """The same numbers with one Python loop per metric over the rows (no numpy)."""
+    n = len(rows)
+    correct = sum(1 for r in rows if r["pred"] == r["label"])
+    per_cat = defaultdict(lambda: [0, 0, Counter()])
+    for r in rows:
+        entry = per_cat[r["category"]]
+        entry[0] += r["pred"] == r["label"]
+        entry[1] += 1
+        if r["pred"] is not None:
+            entry[2][r["pred"]] += 1
+
+    def bs(counter: Counter) -> float:
+        total = sum(counter.values())
+        if not total:
+            return 0.0
+        h = -sum((counter[c] / total) * math.log(counter[c] / total + 1e-12) for c in classes)
+        return min(1.0, max(0.0, h / math.log(len(classes))))
+
+    confusion = [[0] * (len(classes) + 1) for _ in classes]
+    for r in rows:
+        j = classes.index(r["pred"]) if r["pred"] in classes else len(classes)
+        confusion[classes.index(r["label"])][j] += 1
+    recall, f1 = {}, []
+    for i, c in enumerate(classes):
+        support, predicted = sum(confusion[i]), sum(row[i] for row in confusion)
+        rec = confusion[i][i] / support if support else 0.0
+        prec = confusion[i][i] / predicted if predicted else 0.0
+        recall[c] = rec
+        f1.append(2 * prec * rec / (prec + rec) if prec + rec else 0.0)
+    normals = [r for r in rows if r["label"] == NORMAL]
+    anomalies = [r for r in rows if r["label"] != NORMAL]
+    tnr = sum(r["pred"] == NORMAL for r in normals) / len(normals)
+    tpr = sum(r["pred"] is not None and r["pred"] != NORMAL for r in anomalies) / len(anomalies)
+    words = [r["think_words"] for r in rows if r.get("think_words") is not None]
+    return {"accuracy": correct / n, "balance_score": bs(Counter(r["pred"] for r in rows if r["pred"] is not None)),
+            "per_category": {c: (v[0] / v[1], bs(v[2])) for c, v in per_cat.items()}, "confusion": confusion,
+            "recall": recall, "macro_f1": sum(f1) / len(f1), "balanced": (tnr + tpr) / 2,
+            "words": sum(words) / len(words), "unparsable": sum(r["pred"] is None for r in rows) / n}
+
+
+def naive_tables(row_sets: list[list[dict]]) -> tuple[list[dict], str]:
+    results = [naive_metrics(rows) for rows in row_sets]
+    table = "\n".join(" | ".join(f"{100 * a:.2f} | {b:.3f}" for a, b in r["per_category"].values()) for r in results)
+    return results, table
+
+
+def naive_path(paths: list[Path]) -> tuple[list[dict], str]:
+    return naive_tables([[json.loads(line) for line in path.read_text().splitlines()] for path in paths])
+
+
+def best_time(fn, repeat: int) -> tuple[float, object]:
+    best, result = math.inf, None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
 
 
 def main() -> None:
-    rng = np.random.default_rng(0)
-    runs = []
-    for _ in range(10):
-        labels = rng.choice(PAIR3C_LABELS, size=968).tolist()
-        preds = [None if rng.random() < 0.05 else str(rng.choice(PAIR3C_LABELS)) for _ in range(968)]
-        cats = rng.choice(CATS, size=968).tolist()
-        runs.append((labels, preds, cats))
-
-    start = time.perf_counter()
-    results = []
-    for k, (labels, preds, cats) in enumerate(runs):
-        per = {c: (0, 0, acc, metrics.balance_score([p for p, cc in zip(preds, cats) if cc == c]))
-               for c, acc in metrics.per_group_accuracy(cats, labels, preds).items()}
-        results.append(RunMetrics(f"run{k}", len(labels), metrics.accuracy(labels, preds), metrics.balance_score(preds),
-                                  per, metrics.confusion_matrix(labels, preds), metrics.per_class_recall(labels, preds),
-                                  metrics.macro_f1(labels, preds), metrics.binary_balanced_accuracy(labels, preds),
-                                  0.0, metrics.unparsable_share(preds), ""))
-    markdown_table(results), latex_table(results)
-    ours = time.perf_counter() - start
-
-    start = time.perf_counter()
-    for labels, preds, cats in runs:
-        naive(labels, preds, cats)
-    baseline = time.perf_counter() - start
-    print(f"968 × 10 predictions: fadtq metrics + tables {ours * 1e3:.1f} ms (goal < 1000 ms); "
-          f"naive loop (accuracy, per-category, BS only) {baseline * 1e3:.1f} ms; ratio {baseline / ours:.2f}×")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=5, help="best of N timings (default: %(default)s)")
+    parser.add_argument("--scale", type=int, default=50,
+                        help="3. also time step 1 on a test set this many times larger (default: %(default)s; 0 = skip)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        truth, paths = make_runs(Path(tmp), args.runs)
+        files = [read_predictions(path, truth) for path in paths]
+        row_sets = [[json.loads(line) for line in path.read_text().splitlines()] for path in paths]
+        ours, (runs, _) = best_time(lambda: fadtq_metrics(files), args.repeat)
+        baseline, (naive, _) = best_time(lambda: naive_tables(row_sets), args.repeat)
+        ours_full, _ = best_time(lambda: fadtq_path(truth, paths), args.repeat)
+        baseline_full, _ = best_time(lambda: naive_path(paths), args.repeat)
+    for run, ref in zip(runs, naive):  # same numbers, or the comparison means nothing
+        s = run.summary
+        assert math.isclose(s.accuracy, ref["accuracy"]) and math.isclose(s.balance_score, ref["balance_score"])
+        assert math.isclose(s.macro_f1, ref["macro_f1"]) and math.isclose(s.binary_balanced_accuracy, ref["balanced"])
+        assert s.confusion_matrix.tolist() == ref["confusion"] and math.isclose(s.mean_reasoning_words, ref["words"])
+        assert math.isclose(s.unparsable_share, ref["unparsable"])
+        for c, (acc, bs) in ref["per_category"].items():
+            assert math.isclose(s.per_category[c]["accuracy"], acc) and math.isclose(s.per_category[c]["balance_score"], bs)
+    pairs = sum(CATEGORY_SIZES.values())
+    print(f"{pairs} × {args.runs} predictions, best of {args.repeat} (results of both paths checked equal)")
+    print("1. all metrics + Table 2 (Markdown, LaTeX) from read runs:")
+    print(f"   fadtq (numpy)          {ours * 1e3:8.1f} ms   goal < 1000 ms: {'met' if ours < 1 else 'NOT met'}")
+    print(f"   per-row Python loops   {baseline * 1e3:8.1f} ms   ratio loops / fadtq {baseline / ours:.2f}×")
+    print("2. including reading the JSONL files (fadtq: checked against the test set, every bad line counted):")
+    print(f"   fadtq                  {ours_full * 1e3:8.1f} ms   goal < 1000 ms: {'met' if ours_full < 1 else 'NOT met'}")
+    print(f"   json.loads + loops     {baseline_full * 1e3:8.1f} ms   ratio {baseline_full / ours_full:.2f}× "
+          "(the baseline checks nothing)")
+    if args.scale > 1:
+        with tempfile.TemporaryDirectory() as tmp:
+            truth, paths = make_runs(Path(tmp), args.runs, seed=1, scale=args.scale)
+            files = [read_predictions(path, truth) for path in paths]
+            row_sets = [[json.loads(line) for line in path.read_text().splitlines()] for path in paths]
+            big, _ = best_time(lambda: fadtq_metrics(files), max(1, args.repeat // 2))
+            big_baseline, _ = best_time(lambda: naive_tables(row_sets), max(1, args.repeat // 2))
+        print(f"3. step 1 on {pairs * args.scale} × {args.runs} predictions (how each scales):")
+        print(f"   fadtq (numpy)          {big * 1e3:8.1f} ms")
+        print(f"   per-row Python loops   {big_baseline * 1e3:8.1f} ms   ratio loops / fadtq {big_baseline / big:.2f}×")
 
 
 if __name__ == "__main__":
