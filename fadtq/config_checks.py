@@ -1,14 +1,20 @@
 """Checks on a resolved training config that verl itself does not make (pure: no Ray, no verl).
 
-Each check raises :class:`ConfigError` with one line naming the key and the fix; ``check_all``
-runs them in order. They read the config through ``OmegaConf.select`` so they accept a DictConfig.
+Each check raises :class:`ConfigError` with one line naming the key and the fix; :func:`check_all`
+runs them in order, before anything is started. They read the config through ``OmegaConf.select``
+so they accept any DictConfig composed from ``configs/fadtq_trainer.yaml`` (or verl's own schema).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
+
+#: verl trainer modes that train on rollouts of an older policy (partial rollouts, prefetch).
+ASYNC_TRAINER_MODES = ("colocate_async", "separate_async")
 
 
 class ConfigError(ValueError):
@@ -23,7 +29,8 @@ def _get(cfg: DictConfig, key: str, default=None):
 def check_gpg_on_policy(cfg: DictConfig) -> None:
     """verl's ``gpg`` loss ``−A·log π`` has no importance ratio, so it is exact only on-policy:
     one optimiser step per rollout batch (``ppo_epochs = 1`` and ``ppo_mini_batch_size =
-    train_batch_size``, both counted in prompts). ``fadtq.allow_off_policy=true`` allows it deliberately."""
+    train_batch_size``, both counted in prompts) and rollouts of the current policy (no async
+    trainer mode). ``fadtq.allow_off_policy=true`` allows it deliberately."""
     if _get(cfg, "actor_rollout_ref.actor.policy_loss.loss_mode") != "gpg" or _get(cfg, "fadtq.allow_off_policy", False):
         return
     epochs = _get(cfg, "actor_rollout_ref.actor.ppo_epochs", 1)
@@ -35,11 +42,22 @@ def check_gpg_on_policy(cfg: DictConfig) -> None:
             f"ppo_mini_batch_size={mini} vs data.train_batch_size={batch} — set actor_rollout_ref.actor.ppo_epochs=1 "
             f"and actor_rollout_ref.actor.ppo_mini_batch_size={batch}, or fadtq.allow_off_policy=true"
         )
+    mode = _get(cfg, "trainer.v1.trainer_mode", "sync")
+    if _get(cfg, "trainer.use_v1", True) and mode in ASYNC_TRAINER_MODES:
+        raise ConfigError(
+            f"loss_mode=gpg is ratio-free, but trainer.v1.trainer_mode={mode} trains on rollouts of an older policy "
+            f"— use trainer.v1.trainer_mode=fadtq_sync, a ratio loss (policy_loss.loss_mode=vanilla), "
+            f"or fadtq.allow_off_policy=true"
+        )
 
 
 def check_gpu_arithmetic(cfg: DictConfig) -> None:
-    """Every rollout batch (prompts × n) and mini-batch must split evenly over the actor GPUs."""
+    """Every rollout batch (prompts × n) and mini-batch must split evenly over the actor GPUs, and the
+    rollout engines (tensor parallel) must tile them."""
     world = int(_get(cfg, "trainer.n_gpus_per_node", 1)) * int(_get(cfg, "trainer.nnodes", 1))
+    if world < 1:
+        raise ConfigError(f"trainer.n_gpus_per_node × trainer.nnodes = {world}: the actor needs at least one GPU "
+                          "— set trainer.n_gpus_per_node (GPUS_PER_NODE in recipes/)")
     n = int(_get(cfg, "actor_rollout_ref.rollout.n", 1))
     for key in ("data.train_batch_size", "actor_rollout_ref.actor.ppo_mini_batch_size"):
         prompts = int(_get(cfg, key, 0))
@@ -49,10 +67,17 @@ def check_gpu_arithmetic(cfg: DictConfig) -> None:
                 f"(trainer.n_gpus_per_node × trainer.nnodes) — use a GPU count that divides {prompts * n} "
                 f"(e.g. 4 for the paper's 32 × 8) and give the judge its own pool"
             )
+    tp = int(_get(cfg, "actor_rollout_ref.rollout.tensor_model_parallel_size", 1))
+    if world % tp:
+        raise ConfigError(
+            f"actor_rollout_ref.rollout.tensor_model_parallel_size={tp} does not divide the {world} actor GPUs — "
+            f"use a tensor-parallel size that divides {world} (1 for a 3B model)"
+        )
 
 
 def check_judge_pool(cfg: DictConfig) -> None:
-    """A verl-hosted LLM judge must run on its own pool and stay awake (verl 0.9.1 behaviour)."""
+    """A verl-hosted LLM judge must run on its own pool, with room for one engine, and stay awake
+    (verl 0.9.1 behaviour)."""
     if not _get(cfg, "reward.reward_model.enable", False):
         if _get(cfg, "reward.reward_model.enable_resource_pool", False):
             raise ConfigError("reward.reward_model.enable_resource_pool=true without a reward model: verl would reserve "
@@ -71,6 +96,36 @@ def check_judge_pool(cfg: DictConfig) -> None:
     if not _get(cfg, "reward.reward_model.model_path"):
         raise ConfigError("reward.reward_model.enable=true but reward.reward_model.model_path is not set — "
                           "point it at the judge (e.g. Qwen/Qwen3-8B) or use +experiment=external_judge")
+    if _get(cfg, "reward.reward_model.rollout.name") in (None, "???"):
+        raise ConfigError("reward.reward_model.rollout.name is not set — set it to vllm (or sglang) to serve the judge")
+    gpus = int(_get(cfg, "reward.reward_model.n_gpus_per_node", 0)) * int(_get(cfg, "reward.reward_model.nnodes", 0))
+    tp = int(_get(cfg, "reward.reward_model.rollout.tensor_model_parallel_size", 1))
+    if gpus < tp or gpus % tp:
+        raise ConfigError(
+            f"the judge pool has {gpus} GPUs (reward.reward_model.n_gpus_per_node × nnodes) for engines of "
+            f"tensor_model_parallel_size={tp} — give it a multiple of {tp} GPUs (JUDGE_GPUS in recipes/)"
+        )
+
+
+def check_reward_kwargs(cfg: DictConfig, environ: Mapping[str, str] | None = None) -> None:
+    """The reward's own options: η in [0, 1], and a judge to call when the thinking-quality term is on
+    (without one every judge call would fail over to ``judge_fallback_tq``, silently)."""
+    environ = os.environ if environ is None else environ
+    kwargs = _get(cfg, "reward.custom_reward_function.reward_kwargs", {}) or {}
+    eta = kwargs.get("eta", 0.5)
+    if eta is not None and not 0.0 <= float(eta) <= 1.0:
+        raise ConfigError(f"reward.custom_reward_function.reward_kwargs.eta={eta}: η weighs conciseness against "
+                          "relevance and must lie in [0, 1] (0.5 in the paper)")
+    if not kwargs.get("thinking_quality", True):
+        return
+    has_judge = (_get(cfg, "reward.reward_model.enable", False) or kwargs.get("judge_url")
+                 or environ.get("FADTQ_JUDGE_URL"))
+    if not has_judge:
+        raise ConfigError(
+            "the thinking-quality reward is on but no judge is configured — enable the judge pool "
+            "(reward.reward_model.enable=true), set reward.custom_reward_function.reward_kwargs.judge_url or "
+            "FADTQ_JUDGE_URL (+experiment=external_judge), or drop the term (+experiment=gpg)"
+        )
 
 
 def _as_list(value) -> list[str]:
@@ -81,21 +136,41 @@ def _as_list(value) -> list[str]:
     return [str(value)]
 
 
+def _looks_local(path: str) -> bool:
+    """A filesystem path rather than a hub id such as ``Qwen/Qwen3-8B``."""
+    return path.startswith(("/", "./", "../", "~")) or Path(path).exists()
+
+
 def check_data_files(cfg: DictConfig) -> None:
     for key in ("data.train_files", "data.val_files"):
         for path in _as_list(_get(cfg, key)):
             if "://" in path:
                 continue  # remote storage: verl copies it
-            if not Path(path).is_file():
+            if not Path(path).expanduser().is_file():
                 raise ConfigError(f"{key}: {path} does not exist — build it with `fadtq build-data pair3c "
                                   f"--root … --out …` or override {key}=…")
 
 
-CHECKS = (check_gpg_on_policy, check_gpu_arithmetic, check_judge_pool, check_data_files)
+def check_model_paths(cfg: DictConfig) -> None:
+    """Local model folders must exist (hub ids are left to the hub)."""
+    keys = ["actor_rollout_ref.model.path"]
+    if _get(cfg, "reward.reward_model.enable", False):
+        keys.append("reward.reward_model.model_path")
+    for key in keys:
+        path = str(_get(cfg, key, ""))
+        if path and "://" not in path and _looks_local(path) and not Path(path).expanduser().is_dir():
+            raise ConfigError(f"{key}: {path} is not a model folder — point it at a downloaded Hugging Face "
+                              f"model or use a hub id such as Qwen/Qwen2.5-VL-3B-Instruct")
+
+
+CHECKS = (check_gpg_on_policy, check_gpu_arithmetic, check_judge_pool, check_reward_kwargs, check_data_files,
+          check_model_paths)
+FILE_CHECKS = (check_data_files, check_model_paths)
 
 
 def check_all(cfg: DictConfig, *, data_files: bool = True) -> None:
+    """Run every check; ``data_files=False`` skips those that look at the filesystem."""
     for check in CHECKS:
-        if check is check_data_files and not data_files:
+        if check in FILE_CHECKS and not data_files:
             continue
         check(cfg)

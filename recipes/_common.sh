@@ -1,34 +1,55 @@
 # Shared by the launch scripts: paths and cluster shape from the environment, then fadtq.train.
 # Every variable has a default; anything after the script name is passed through as Hydra overrides
 # (or --dry-run to print and validate the config without starting Ray).
-#   MODEL_PATH        policy (default Qwen/Qwen2.5-VL-3B-Instruct)
-#   TRAIN_FILES / VAL_FILES   Pair3C parquet (default data/pair3c/{train,test}.parquet)
-#   JUDGE_MODEL_PATH  judge served by verl on its own pool (default Qwen/Qwen3-8B)
+#   MODEL_PATH        policy: hub id or local folder (default Qwen/Qwen2.5-VL-3B-Instruct)
+#   TRAIN_FILES / VAL_FILES   Pair3C parquet (default data/pair3c/{train,test}.parquet of this checkout)
+#   JUDGE_MODEL_PATH  judge served by verl on its own pool: hub id or local folder (default Qwen/Qwen3-8B)
 #   NNODES, GPUS_PER_NODE     actor + rollout GPUs (default 1 × 4)
 #   JUDGE_GPUS        GPUs of the judge pool (default 1)
 #   PYTHON            interpreter with fadtq installed (default python)
-# Multi-node: `ray start --head` on one node and `ray start --address=HEAD:6379` on the others (with
-# fadtq installed on every node), then run the script on the head node with NNODES set.
+# Relative paths are taken relative to the directory you run the script from; the script then runs
+# from the checkout's root, so checkpoints and logs land there (override trainer.default_local_dir).
+# Multi-node: see recipes/README.md ("Multi-node").
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-MODEL_PATH="${MODEL_PATH:-Qwen/Qwen2.5-VL-3B-Instruct}"
-TRAIN_FILES="${TRAIN_FILES:-data/pair3c/train.parquet}"
-VAL_FILES="${VAL_FILES:-data/pair3c/test.parquet}"
-JUDGE_MODEL_PATH="${JUDGE_MODEL_PATH:-Qwen/Qwen3-8B}"
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# An existing relative path becomes absolute (relative to the caller); hub ids and URLs stay as they are.
+absolute_if_local() {
+    case "$1" in
+        /* | *://*) printf '%s' "$1" ;;
+        *) if [ -e "$1" ]; then printf '%s/%s' "$(cd "$(dirname "$1")" && pwd)" "$(basename "$1")"; else printf '%s' "$1"; fi ;;
+    esac
+}
+
+# Quoted for Hydra, so that spaces, commas or brackets in a path are not read as syntax; a value
+# written as a Hydra list ("[a.parquet,b.parquet]") is passed through unchanged.
+hydra_value() {
+    case "$1" in
+        \[*) printf '%s' "$1" ;;
+        *\'*) printf '"%s"' "$1" ;;
+        *) printf "'%s'" "$1" ;;
+    esac
+}
+
+MODEL_PATH="$(absolute_if_local "${MODEL_PATH:-Qwen/Qwen2.5-VL-3B-Instruct}")"
+TRAIN_FILES="$(absolute_if_local "${TRAIN_FILES:-$repo_root/data/pair3c/train.parquet}")"
+VAL_FILES="$(absolute_if_local "${VAL_FILES:-$repo_root/data/pair3c/test.parquet}")"
+JUDGE_MODEL_PATH="$(absolute_if_local "${JUDGE_MODEL_PATH:-Qwen/Qwen3-8B}")"
 NNODES="${NNODES:-1}"
 GPUS_PER_NODE="${GPUS_PER_NODE:-4}"
 JUDGE_GPUS="${JUDGE_GPUS:-1}"
 PYTHON="${PYTHON:-python}"
+cd "$repo_root"
 
 run_experiment() {
     local experiment="$1"
     shift
     exec "$PYTHON" -m fadtq.train "+experiment=${experiment}" \
-        actor_rollout_ref.model.path="$MODEL_PATH" \
-        data.train_files="$TRAIN_FILES" \
-        data.val_files="$VAL_FILES" \
-        reward.reward_model.model_path="$JUDGE_MODEL_PATH" \
+        actor_rollout_ref.model.path="$(hydra_value "$MODEL_PATH")" \
+        data.train_files="$(hydra_value "$TRAIN_FILES")" \
+        data.val_files="$(hydra_value "$VAL_FILES")" \
+        reward.reward_model.model_path="$(hydra_value "$JUDGE_MODEL_PATH")" \
         reward.reward_model.n_gpus_per_node="$JUDGE_GPUS" \
         trainer.nnodes="$NNODES" \
         trainer.n_gpus_per_node="$GPUS_PER_NODE" \
