@@ -2,22 +2,28 @@
 
 Importing this module (every verl process does, through ``VERL_USE_EXTERNAL_MODULES`` set by
 :func:`prepare_cpu_run`) registers the ``cpu`` platform, the ``hf`` rollout (replica + adapter)
-and the gloo process-group replacement. What a CPU cannot show — vLLM rollout, flash-attention,
-FSDP1, bf16 at scale, learning — stays on GPUs; asking for it here fails with one clear line.
+and the gloo process-group replacement. None of it takes effect unless the platform is selected
+(``VERL_PLATFORM=cpu``) and the rollout asked for (``rollout.name=hf``). What a CPU cannot show —
+vLLM rollout, flash-attention, FSDP1, bf16 at scale, learning — stays on GPUs; asking for it here
+fails with one clear line.
 """
 
 from fadtq.backends.cpu.settings import CPUBackendError, prepare_cpu_run  # noqa: F401
 
 
 def register() -> None:
+    from fadtq.backends.cpu.replacements import apply_all, check_verl_version
+
+    check_verl_version()  # before touching any verl internals
+
     from verl.workers.rollout import base as rollout_base
     from verl.workers.rollout.replica import RolloutReplicaRegistry
 
     from fadtq.backends.cpu import platform  # noqa: F401  (registers the "cpu" platform)
-    from fadtq.backends.cpu.hf_rollout import ROLLOUT_NAME, HFReplica
-    from fadtq.backends.cpu.replacements import apply_all
+    from fadtq.backends.cpu.hf_rollout import ADAPTER_PATH, ROLLOUT_NAME, HFReplica
 
-    rollout_base._ROLLOUT_REGISTRY[(ROLLOUT_NAME, "async")] = "fadtq.backends.cpu.hf_rollout.HFServerAdapter"
+    # verl's rollout registry is a plain dict (no register function); the replica registry has one.
+    rollout_base._ROLLOUT_REGISTRY[(ROLLOUT_NAME, "async")] = ADAPTER_PATH
     RolloutReplicaRegistry.register(ROLLOUT_NAME, lambda: HFReplica)
     apply_all()
 

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 ROLLOUT_NAME = "hf"
 SERVER_PREFIX = "hf_"
+ADAPTER_PATH = f"{__name__}.HFServerAdapter"
 
 
 def vision_token_ids(processor, tokenizer) -> list[int]:
@@ -46,6 +47,8 @@ class HFServer:
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         torch.set_num_threads(max(1, int(os.environ.get("FADTQ_CPU_ROLLOUT_THREADS", "1"))))
+        seed = getattr(config, "seed", None)
+        torch.manual_seed((42 if seed is None else int(seed)) + replica_rank)  # reproducible sampling
         self.config = config
         self.replica_rank = replica_rank
         # verl hands the model config over as a DictConfig (HFModelConfig fields, local_path not always set)

@@ -10,15 +10,17 @@ from omegaconf import OmegaConf, open_dict
 #: Environment for the driver and, through Ray's runtime_env, every verl process.
 CPU_ENV = {
     "VERL_USE_EXTERNAL_MODULES": "fadtq.backends.cpu",  # registers platform + rollout in every process
-    "VERL_PLATFORM": "cpu",
+    "VERL_PLATFORM": "cpu",  # verl's platform override: never auto-detected, so the backend stays opt-in
     "VERL_ENGINE_DEVICE": "cuda",  # verl registers its FSDP engine for cuda/npu only; it then runs on "cpu"
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
     "WANDB_MODE": "disabled",
     "TOKENIZERS_PARALLELISM": "false",
     "RAY_USAGE_STATS_ENABLED": "0",
-    "OMP_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",  # 2-core machines: one thread per process keeps Ray's processes from thrashing
 }
+#: Keys a user may set beforehand (e.g. more threads on a bigger machine); the rest are forced.
+USER_OVERRIDABLE_ENV = ("OMP_NUM_THREADS",)
 
 
 class CPUBackendError(ValueError):
@@ -26,16 +28,19 @@ class CPUBackendError(ValueError):
 
 
 def unsupported_settings(config) -> list[str]:
+    """What in ``config`` the CPU backend cannot run, each as ``key=value (why; what instead)``."""
     found = []
     get = lambda key: OmegaConf.select(config, key)  # noqa: E731
     if get("actor_rollout_ref.model.use_remove_padding"):
-        found.append("actor_rollout_ref.model.use_remove_padding=true (needs flash-attention varlen kernels)")
+        found.append("actor_rollout_ref.model.use_remove_padding=true (needs flash-attention varlen kernels; "
+                     "set it to false)")
     attn = get("actor_rollout_ref.model.override_config.attn_implementation")
-    if attn and attn != "sdpa" and attn != "eager":
-        found.append(f"attn_implementation={attn} (flash-attention is GPU-only; use sdpa)")
+    if attn not in ("sdpa", "eager"):
+        found.append(f"attn_implementation={attn} (flash-attention is GPU-only, and verl's default is "
+                     "flash_attention_2; use sdpa)")
     for role in ("actor", "ref"):
         if get(f"actor_rollout_ref.{role}.strategy") == "fsdp":
-            found.append(f"actor_rollout_ref.{role}.strategy=fsdp (FSDP1 needs a GPU; use fsdp2)")
+            found.append(f"actor_rollout_ref.{role}.strategy=fsdp (FSDP1 cannot shard CPU parameters; use fsdp2)")
     name = get("actor_rollout_ref.rollout.name")
     if name != "hf":
         found.append(f"actor_rollout_ref.rollout.name={name} (vLLM/SGLang/TRT-LLM need a GPU; use hf)")
@@ -45,16 +50,45 @@ def unsupported_settings(config) -> list[str]:
     return found
 
 
+def _logical_gpus(config) -> None:
+    """Ray's GPU count is a logical token on CPU: give it at least one per trainer rank."""
+    needed = int(OmegaConf.select(config, "trainer.n_gpus_per_node") or 1) * int(
+        OmegaConf.select(config, "trainer.nnodes") or 1)
+    have = OmegaConf.select(config, "ray_kwargs.ray_init.num_gpus")
+    if have is None or int(have) < needed:
+        OmegaConf.update(config, "ray_kwargs.ray_init.num_gpus", needed, force_add=True)
+
+
+def _with_backend_module(modules: str) -> str:
+    """``VERL_USE_EXTERNAL_MODULES`` with the backend first, keeping modules the user listed."""
+    names = [name for name in modules.split(",") if name and name != CPU_ENV["VERL_USE_EXTERNAL_MODULES"]]
+    return ",".join([CPU_ENV["VERL_USE_EXTERNAL_MODULES"], *names])
+
+
 def prepare_cpu_run(config) -> None:
-    """Check the config, export the environment, and forward it to Ray's runtime_env."""
+    """Check the config, export the environment, and forward it to Ray's runtime_env.
+
+    Raises :class:`CPUBackendError` (one line) for a verl other than the pinned one or a setting the
+    CPU backend cannot run; ``config`` and the environment are untouched then.
+    """
+    from fadtq.backends.cpu.replacements import verl_version_problem
+
+    problem = verl_version_problem()
+    if problem:
+        raise CPUBackendError(problem)
     problems = unsupported_settings(config)
     if problems:
         raise CPUBackendError("the CPU backend does not support " + "; ".join(problems)
-                              + " — drop the override or run on GPUs without +backend=cpu")
+                              + " — drop the override, or run on GPUs without +backend=cpu")
+    modules = _with_backend_module(os.environ.get("VERL_USE_EXTERNAL_MODULES", ""))
     for key, value in CPU_ENV.items():
-        os.environ[key] = os.environ.get(key, value) if key == "OMP_NUM_THREADS" else value
+        os.environ[key] = os.environ.get(key, value) if key in USER_OVERRIDABLE_ENV else value
+    os.environ["VERL_USE_EXTERNAL_MODULES"] = modules
+    env = {key: os.environ[key] for key in CPU_ENV}
     with open_dict(config):
-        env_vars = OmegaConf.select(config, "ray_kwargs.ray_init.runtime_env.env_vars") or {}
-        merged = {**CPU_ENV, **OmegaConf.to_container(env_vars, resolve=True)} if env_vars else dict(CPU_ENV)
+        user_env = OmegaConf.select(config, "ray_kwargs.ray_init.runtime_env.env_vars")
+        user = OmegaConf.to_container(user_env, resolve=True) if user_env else {}
+        merged = {**env, **{key: str(value) for key, value in user.items()}}  # Ray takes strings only
         OmegaConf.update(config, "ray_kwargs.ray_init.runtime_env.env_vars", merged, force_add=True)
+        _logical_gpus(config)
     import fadtq.backends.cpu  # noqa: F401  registers platform and rollout in this (driver) process
