@@ -28,3 +28,14 @@ def test_group_accuracy_and_bonus():
     bonus = focal_bonus(r_acc, group, labels, {"structural": 2.0}, alpha=1.0, gamma=2.0)
     # group 0: p = 1/4 → (3/4)^2 · 2 = 1.125 for the one correct rollout; group 1 solved → 0
     assert bonus.tolist() == pytest.approx([1.125, 0, 0, 0, 0, 0, 0, 0])
+
+
+def test_balanced_class_weights_ignore_absent_classes():
+    assert balanced_class_weights({"normal": 30, "anomalous": 10, "logical": 0}) == {
+        "normal": pytest.approx(40 / 60), "anomalous": 2.0}
+
+
+def test_wrong_rollouts_never_get_a_bonus():
+    r_acc = np.array([0, 0, 0, 1], dtype=float)
+    bonus = focal_bonus(r_acc, np.zeros(4, dtype=int), ["logical"] * 4, alpha=2.0, gamma=1.0)
+    assert bonus.tolist() == pytest.approx([0, 0, 0, 2.0 * 0.75])

@@ -109,8 +109,19 @@ def test_answer_to_label_binary_options():
     options = {"A": "normal", "B": "anomalous"}
     assert answer_to_label("B", options) == "anomalous"
     assert answer_to_label("Anomalous", options) == "anomalous"
+    assert answer_to_label("an anomaly", options) == "anomalous"
     assert answer_to_label("normal", options) == "normal"
+    assert answer_to_label("abnormal", options) == "anomalous"  # whole words: not "normal"
     assert answer_to_label("C", options) is None
+    assert answer_to_label("anomaly", OPTIONS) is None  # 3 classes: "anomaly" alone names none
+
+
+def test_answer_to_label_ignores_missing_options():
+    # A parquet struct column gives a binary row the 3-class row's letters, with None values.
+    options = {"A": "normal", "B": "anomalous", "C": None}
+    assert answer_to_label("C", options) is None
+    assert answer_to_label("B", options) == "anomalous"
+    assert answer_to_label("B", {}) is None and answer_to_label("B", None) is None
 
 
 def test_eta_out_of_range_is_rejected():

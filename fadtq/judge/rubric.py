@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 
 RUBRIC_VERSION = "fadtq-tq-v1"
@@ -56,7 +57,13 @@ def response_format() -> dict:
 
 
 def clamp_score(value: float) -> float:
+    """A judge score clamped to the rubric's 0–3 scale."""
     return float(min(max(value, 0.0), 3.0))
+
+
+def _is_score(value) -> bool:
+    """A finite number (JSON allows NaN/Infinity in Python's parser; a bool is not a score)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def parse_scores(text: str) -> tuple[float, float] | None:
@@ -66,13 +73,12 @@ def parse_scores(text: str) -> tuple[float, float] | None:
         return None
     try:
         data = json.loads(text)
-        if isinstance(data, dict):
-            conc, rel = data.get("conciseness"), data.get("relevance")
-            if isinstance(conc, (int, float)) and isinstance(rel, (int, float)) and not isinstance(conc, bool) \
-                    and not isinstance(rel, bool):
-                return clamp_score(conc), clamp_score(rel)
-    except (json.JSONDecodeError, ValueError):
-        pass
+    except (json.JSONDecodeError, ValueError, RecursionError):
+        data = None
+    if isinstance(data, dict):
+        conc, rel = data.get("conciseness"), data.get("relevance")
+        if _is_score(conc) and _is_score(rel):
+            return clamp_score(conc), clamp_score(rel)
     found = {name: pattern.findall(text) for name, pattern in _FIELD.items()}
     if all(len(values) == 1 for values in found.values()):
         return clamp_score(float(found["conciseness"][0])), clamp_score(float(found["relevance"][0]))

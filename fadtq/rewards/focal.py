@@ -1,16 +1,23 @@
 """LR-IAD's class-imbalance ("focal") reward, applied per group of rollouts of one prompt.
 
-``R_focal = α·(1−p)^γ·f`` (LR-IAD, arXiv 2504.19524). The paper gives no values and no code, so
-the choices made here are:
+``R_focal = α·(1−p)^γ·f`` (LR-IAD, arXiv 2504.19524, "a reward function that dynamically
+prioritizes rare defect patterns"). The paper defines p as "the predicted probability of the
+correct answer", α as a scale, γ as the focusing parameter and f as a factor that amplifies the
+reward for critical anomalies; it gives no values and its code repository is empty. Our choices:
 
-- ``p``: the group's empirical accuracy on that prompt (mean ``r_acc`` over its rollouts) — the
-  policy's probability of answering this pair correctly, estimated from the samples GRPO/GPG draws
-  anyway. Prompts the policy already solves (p → 1) get no bonus; hard ones get the most.
-- ``f``: a per-class weight of the ground-truth class; default the "balanced" inverse frequency
-  ``f_c = N / (K·N_c)`` over the training set (1 for every class of the balanced Pair3C train split,
-  larger for rare defect classes in MVTec-AD / VisA), or configured explicitly.
-- The bonus is paid only to *correct* rollouts: ``R' = R + r_acc·R_focal`` — rewarding a wrong
-  answer on a hard prompt would reward guessing. Defaults α = 1, γ = 2 (focal loss's usual γ).
+- ``p`` = the group's empirical accuracy on that prompt: the mean ``r_acc`` of its N rollouts, the
+  Monte-Carlo estimate of the policy's probability of answering this pair correctly (GRPO/GPG
+  draw those samples anyway; token probabilities of the answer letter would ignore the reasoning
+  that produced it). A prompt the policy already solves (p = 1) earns nothing; a hard one the most.
+- ``f`` = a per-class weight of the ground-truth class: by default the "balanced" inverse class
+  frequency of the training set, ``f_c = N / (K·N_c)`` (1 for every class of the balanced Pair3C
+  train split, so there only the (1−p)^γ term acts; larger for the rare defect classes of
+  MVTec-AD / VisA), or configured per class (``fadtq.focal.class_weights``; unlisted classes: 1).
+- ``α = 1``, ``γ = 2`` by default (γ = 2 is focal loss's usual value); configurable.
+- It is paid only to *correct* rollouts: ``R' = R + r_acc·R_focal`` — rewarding a wrong answer on
+  a hard prompt would reward guessing. R' can exceed 3 (by at most α·max f). The group-level
+  step runs in the ``fadtq_sync`` trainer mode, before the advantage (a per-sample reward
+  function cannot see the group).
 """
 
 from __future__ import annotations
@@ -27,9 +34,9 @@ def focal_reward(p: np.ndarray | float, alpha: float = 1.0, gamma: float = 2.0, 
 
 def balanced_class_weights(class_counts: Mapping[str, int]) -> dict[str, float]:
     """``f_c = N / (K·N_c)``: 1 for every class of a balanced set, larger for rare classes."""
-    total = sum(class_counts.values())
-    k = len(class_counts)
-    return {label: total / (k * count) for label, count in class_counts.items() if count > 0}
+    present = {label: count for label, count in class_counts.items() if count > 0}
+    total, k = sum(present.values()), len(present)
+    return {label: total / (k * count) for label, count in present.items()}
 
 
 def group_accuracy(r_acc: np.ndarray, group: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ _SPAN = {name: re.compile(rf"<{name}>(.*?)</{name}>", re.DOTALL) for name in ("t
 MAX_ANSWER_WORDS = 10
 _NEGATIONS = {"not", "no", "non", "never", "neither", "nor", "without"}
 #: Extra words that name a class besides the label itself.
-_ALIASES = {"normal": ("good",)}
+_ALIASES = {"normal": ("good",), "anomalous": ("anomaly", "abnormal", "defective")}
 _LETTER_ANSWER = re.compile(
     r"(?:option|answer|choice)?\s*[(\[]?\s*(?P<letter>[A-Za-z])\s*[)\]]?\s*(?:[.:)\-]\s*(?P<rest>.*))?", re.DOTALL | re.IGNORECASE
 )
@@ -80,7 +80,8 @@ def answer_to_label(answer: str | None, options: Mapping[str, str]) -> str | Non
     text = answer.strip()
     if not text or len(text.split()) > MAX_ANSWER_WORDS:
         return None
-    letters = {str(k).upper(): str(v) for k, v in options.items()}
+    # A parquet struct column fills options a row lacks with None (binary rows next to 3-class rows).
+    letters = {str(k).strip().upper(): str(v).strip().lower() for k, v in options.items() if v is not None}
     labels = set(letters.values())
     match = _LETTER_ANSWER.fullmatch(text)
     if match and match.group("letter").upper() in letters:

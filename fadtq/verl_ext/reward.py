@@ -5,8 +5,15 @@ RewardLoopWorker's event loop, with ``reward_kwargs`` from
 ``reward.custom_reward_function.reward_kwargs`` merged in. It returns a dict of scalars/strings:
 verl logs every numeric key in validation and keeps all of them as ``reward_extra_info``.
 
+``reward_kwargs`` (``+reward.custom_reward_function.reward_kwargs.NAME=…``): ``eta`` (0.5),
+``thinking_quality`` (true; false = the "no TQ" ablation), ``judge_on_validation`` (false),
+``judge_url``, ``judge_model``, ``judge_fallback_tq`` (0.0), ``judge_max_concurrency`` (32, per
+RewardLoopWorker process), ``judge_timeout_s`` (60), ``judge_max_retries`` (2).
+
 Judge location, first found: ``judge_url`` kwarg → ``FADTQ_JUDGE_URL`` → verl-hosted judge
-(``reward_router_address`` + ``reward_model_tokenizer``, when ``reward.reward_model.enable``).
+(``reward_router_address`` + ``reward_model_tokenizer``, when ``reward.reward_model.enable``; the
+request then names the model by the tokenizer's ``name_or_path``, which is what verl serves it as).
+An API key, if the external server needs one, comes only from ``FADTQ_JUDGE_API_KEY``.
 """
 
 from __future__ import annotations
@@ -14,9 +21,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import weakref
 from typing import Any
 
 from fadtq.judge.client import JudgeClient, JudgeResult, JudgeSettings
+from fadtq.labels import LOGICAL, NORMAL, STRUCTURAL
 from fadtq.rewards.accuracy import accuracy_reward
 from fadtq.rewards.format import format_reward
 from fadtq.rewards.parsing import answer_to_label, parse_response
@@ -26,18 +35,23 @@ from fadtq.rewards.total import fadtq_reward
 logger = logging.getLogger(__name__)
 
 JUDGE_URL_ENV = "FADTQ_JUDGE_URL"
-DEFAULT_OPTIONS = {"A": "normal", "B": "structural", "C": "logical"}
+#: Used only when a row carries no ``extra_info.options`` (Pair3C's fixed letters).
+DEFAULT_OPTIONS = {"A": NORMAL, "B": STRUCTURAL, "C": LOGICAL}
 
-_clients: dict[tuple, JudgeClient] = {}
+# One client per event loop and settings, reused by every call: its connection pool, semaphore,
+# breaker and cache must be shared to mean anything. verl awaits compute_score on the
+# RewardLoopWorker's own long-lived loop, so in training this is one client per worker process.
+# Keyed by the loop object (weakly): an id() could be reused by a later loop after the first closed.
+_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> {settings key: JudgeClient}
 
 
-def _judge_client(url: str, model: str | None, max_concurrency: int, timeout_s: float, max_retries: int) -> JudgeClient:
-    loop = asyncio.get_running_loop()
-    key = (id(loop), url, model, max_concurrency, timeout_s, max_retries)
-    client = _clients.get(key)
+def judge_client(settings: JudgeSettings) -> JudgeClient:
+    """The process's client for ``settings`` on the running event loop (created on first use)."""
+    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
+    key = (settings.base_url, settings.model, settings.max_concurrency, settings.timeout_s, settings.max_retries)
+    client = per_loop.get(key)
     if client is None:
-        client = _clients[key] = JudgeClient(JudgeSettings(
-            base_url=url, model=model, max_concurrency=max_concurrency, timeout_s=timeout_s, max_retries=max_retries))
+        client = per_loop[key] = JudgeClient(settings)
     return client
 
 
@@ -69,13 +83,26 @@ async def compute_score(
     reward_model_tokenizer: Any = None,
     **_: Any,
 ) -> dict:
-    """FAD-TQ reward for one rollout: ``R = r_format + r_acc + r_acc·r_tq`` plus its parts.
+    """FAD-TQ reward for one rollout: ``R = r_format + r_acc + min(1, max(0, r_acc))·r_tq`` plus its parts.
 
-    The judge is called only when ``r_acc = 1`` (otherwise its score cannot count) and, on
-    validation rows (``extra_info["split"] != "train"``), only if ``judge_on_validation``.
-    A judge failure gives ``r_tq = judge_fallback_tq`` and ``judge_ok = 0``. Never raises.
+    Returns scalars and one string (verl averages every numeric key in validation):
+    ``score`` (R ∈ [0, 3]), ``acc`` (= r_acc; the key verl promotes to ``val-core``), ``r_format``,
+    ``r_acc``, ``r_tq``, ``r_conc`` and ``r_rel`` (normalised judge scores, 0 when not judged),
+    ``judge_called``, ``judge_ok`` (1 only for a parsed judge reply), ``judge_latency_s`` and
+    ``pred`` (the predicted label, "" when the answer maps to no single class).
+
+    The judge is called only when ``r_acc = 1`` (otherwise its score cannot count), the think span
+    is non-empty, ``thinking_quality`` is on, and the row is a training row
+    (``extra_info["split"] == "train"``, the default) unless ``judge_on_validation``. A judge
+    failure gives ``r_tq = judge_fallback_tq`` with ``judge_ok = 0``.
+
+    Model output and judge failures (down, slow, prose, out-of-range numbers) never raise.
+    Invalid settings raise ``ValueError``: ``eta`` or ``judge_fallback_tq`` outside [0, 1] at the
+    first call, a malformed judge URL or non-positive limits at the first judge call — a
+    configuration error should stop the run, not bias it silently.
     """
-    extra_info = extra_info or {}
+    _check_settings(eta, judge_fallback_tq)
+    extra_info = extra_info if isinstance(extra_info, dict) else {}
     options = extra_info.get("options") or DEFAULT_OPTIONS
     try:
         parsed = parse_response(solution_str)
@@ -86,34 +113,56 @@ async def compute_score(
         logger.warning("reward parsing failed (%r); scoring 0", exc)
         parsed, r_format, r_acc, pred = None, 0.0, 0.0, ""
 
-    # `acc` is the key verl promotes to val-core/<data_source>/acc/mean@N in validation.
     result = {"acc": r_acc, "r_format": r_format, "r_acc": r_acc, "r_tq": 0.0, "r_conc": 0.0, "r_rel": 0.0,
               "judge_called": 0.0, "judge_ok": 0.0, "judge_latency_s": 0.0, "pred": pred}
     is_train = str(extra_info.get("split", "train")) == "train"
-    if thinking_quality and r_acc == 1.0 and (is_train or judge_on_validation) and parsed is not None:
-        judged = await _judge(parsed.think or "", parsed.answer or "", str(extra_info.get("question", "")),
+    has_reasoning = parsed is not None and bool(parsed.think)
+    if thinking_quality and r_acc == 1.0 and has_reasoning and (is_train or judge_on_validation):
+        judged = await _judge(parsed.think, parsed.answer or "", str(extra_info.get("question") or ""),
                               judge_url, judge_model, reward_router_address, reward_model_tokenizer,
                               judge_max_concurrency, judge_timeout_s, judge_max_retries)
         result["judge_called"] = 1.0
-        result["judge_latency_s"] = judged.latency_s
+        result["judge_latency_s"] = float(judged.latency_s)
         if judged.ok:
             r_conc, r_rel = normalised_judge_score(judged.conciseness), normalised_judge_score(judged.relevance)
             result.update(judge_ok=1.0, r_conc=r_conc, r_rel=r_rel, r_tq=thinking_quality_reward(r_conc, r_rel, eta))
         else:
             result["r_tq"] = float(judge_fallback_tq)
+            _log_judge_failure(judged.error)
     result["score"] = fadtq_reward(r_format, r_acc, result["r_tq"], use_thinking_quality=thinking_quality)
     return result
+
+
+def _check_settings(eta: float, judge_fallback_tq: float) -> None:
+    for name, value in (("eta", eta), ("judge_fallback_tq", judge_fallback_tq)):
+        if not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"reward.custom_reward_function.reward_kwargs.{name} must be a number in [0, 1], "
+                             f"got {value!r}")
+
+
+_failures_logged = 0
+
+
+def _log_judge_failure(error: str) -> None:
+    """Log the first judge failure of the process and then every 100th (training logs stay readable;
+    the per-step ``reward/judge_fail_rate`` metric counts all of them)."""
+    global _failures_logged
+    if _failures_logged % 100 == 0:
+        logger.warning("judge call failed (%d so far in this process), fallback r_tq used: %s",
+                       _failures_logged + 1, error)
+    _failures_logged += 1
 
 
 async def _judge(think, answer, question, judge_url, judge_model, reward_router_address, reward_model_tokenizer,
                  max_concurrency, timeout_s, max_retries) -> JudgeResult:
     url, model = _resolve_judge(judge_url, judge_model, reward_router_address, reward_model_tokenizer)
     if not url:
-        logger.warning("thinking_quality is on but no judge is configured (judge_url, %s or a verl reward model)",
-                       JUDGE_URL_ENV)
-        return JudgeResult(None, None, False, 0.0, error="no judge configured")
+        return JudgeResult(None, None, False, 0.0, error=f"no judge configured: set reward_kwargs.judge_url, "
+                                                         f"{JUDGE_URL_ENV} or reward.reward_model.enable")
+    # Invalid settings (a malformed URL, zero concurrency) raise here: a configuration error.
+    client = judge_client(JudgeSettings(base_url=url, model=model, max_concurrency=int(max_concurrency),
+                                        timeout_s=float(timeout_s), max_retries=int(max_retries)))
     try:
-        client = _judge_client(url, model, int(max_concurrency), float(timeout_s), int(max_retries))
         return await client.score(question, think, answer)
     except Exception as exc:  # defensive: the client itself does not raise
         return JudgeResult(None, None, False, 0.0, error=repr(exc))
