@@ -1,5 +1,9 @@
 """The two verl 0.9.1 multimodal bugs, reproduced on verl's own functions, with and without our guards."""
 
+import subprocess
+import sys
+import textwrap
+
 import pytest
 import torch
 from tensordict import TensorDict
@@ -15,6 +19,25 @@ def test_guards_are_applied_in_verl_modules():
 
     for fn in (qwen2_vl._get_input_embeds, engine_workers.maybe_fix_3d_position_ids, base.maybe_fix_3d_position_ids):
         assert getattr(fn, "_fadtq_guard", False)
+
+
+def test_plugin_alone_guards_a_fresh_verl_process():
+    """Any verl process (the plugin is an entry point of ``import verl``), whatever the config: the
+    guarded modules load after the plugin ran, and are guarded as they load."""
+    script = textwrap.dedent("""
+        import sys
+        import verl
+        assert "fadtq.verl_ext.worker_setup" not in sys.modules
+        from verl.workers import engine_workers
+        from verl.models.transformers import qwen2_vl
+        from verl.workers.engine import base
+        for fn in (qwen2_vl._get_input_embeds, engine_workers.maybe_fix_3d_position_ids,
+                   base.maybe_fix_3d_position_ids):
+            print(getattr(fn, "_fadtq_guard", False))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["True", "True", "True"]
 
 
 def _unguarded(fn):

@@ -10,9 +10,12 @@ B. TransferQueue packs per-sample M-RoPE ``position_ids`` (4, L_i) as a jagged n
    ``update_actor``. The guard rebuilds such a tensor with the sequence axis ragged, and keeps
    verl's own fix for the pickled case.
 
-Each replacement wraps the original function, checks the verl version, and is applied where the
-patched module is already loaded: at plugin import if so, and in every worker through
-``actor_rollout_ref.model.external_lib=fadtq.verl_ext.worker_setup`` (set in our config).
+Each replacement wraps the original function and checks the verl version. The plugin runs while
+``verl/__init__`` is still executing, before the patched modules exist, so importing this module
+patches any target already loaded and the others right after verl loads them
+(:func:`fadtq.verl_ext.post_import.call_after_import`) — in every process, on every backend,
+whatever the config. (Our config also sets
+``actor_rollout_ref.model.external_lib=fadtq.verl_ext.worker_setup``, which applies them eagerly.)
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import logging
 import sys
 
 import torch
+
+from fadtq.verl_ext.post_import import call_after_import
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +133,7 @@ def apply(import_targets: bool = False) -> list[str]:
                 module = __import__(module_name, fromlist=[attribute])
             if module is None:
                 continue
-            original = getattr(module, attribute, None)
+            original = getattr(module, attribute, None)  # None while the module is still half-imported
             if original is None or getattr(original, "_fadtq_guard", False):
                 continue
             setattr(module, attribute, guard(original))
@@ -138,4 +143,10 @@ def apply(import_targets: bool = False) -> list[str]:
     return patched
 
 
-apply()
+def install() -> None:
+    """Guard each target now if verl has loaded it, else right after verl loads it (in this process)."""
+    for module_name in dict.fromkeys(name for name, _, _ in _TARGETS):
+        call_after_import(module_name, lambda _module: apply())
+
+
+install()
