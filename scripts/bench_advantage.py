@@ -8,7 +8,8 @@ fadtq_gpg over each baseline. Also checks that fadtq_gpg (α off) equals verl's 
 
 Every estimator also pays two passes over the (bs × resp_len) tensors — the reward sum and the
 masked broadcast of the advantages — which are memory-bound and identical in all three. They are
-timed alone as "shared floor", and the ratio of the per-group work beyond it is printed too.
+timed alone as "shared floor"; the ratio of the per-group work beyond it is printed too, and the
+ceiling that floor puts on any estimator's speed-up over verl's gpg on this machine.
 
     python scripts/bench_advantage.py                 # torch's default thread count
     python scripts/bench_advantage.py --threads 1     # one core
@@ -86,6 +87,9 @@ def main() -> None:
         print(f"speed-up vs {baseline}: {median[baseline] / median[ours]:6.1f}× (median)   "
               f"{best[baseline] / best[ours]:6.1f}× (best)   beyond the shared floor: "
               f"{(best[baseline] - best[floor]) / max(best[ours] - best[floor], 1e-6):6.1f}× (best)")
+    # An estimator can be no faster than the floor it must pay, so no ratio can exceed this here.
+    print(f"ceiling for any estimator vs verl gpg on this machine (verl gpg / shared floor): "
+          f"{median['verl gpg'] / median[floor]:6.1f}× (median)   {best['verl gpg'] / best[floor]:6.1f}× (best)")
 
 
 if __name__ == "__main__":
