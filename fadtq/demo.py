@@ -41,7 +41,7 @@ class DemoOptions:
     steps: int = 3
     rollouts: int = 4
     warmup_steps: int = 400
-    eval_limit: int = 12
+    eval_limit: int | None = None  # None: the whole test split
     judge_url: str | None = None
 
 
@@ -219,9 +219,10 @@ def evaluate(state: DemoState) -> None:
     stage(5, "evaluate the trained checkpoint and write the report")
     preds = out / "eval" / "predictions.jsonl"
     preds.unlink(missing_ok=True)
+    limit = [] if state.options.eval_limit is None else ["--limit", str(state.options.eval_limit)]
     run_logged(fadtq_cmd("eval", "--model", str(state.files["checkpoint"]), "--data", str(state.files["test"]),
-                         "--backend", "hf", "--out", str(preds), "--limit", str(state.options.eval_limit),
-                         "--max-new-tokens", "48"), out / "logs" / "eval.log")
+                         "--backend", "hf", "--out", str(preds), *limit, "--max-new-tokens", "48"),
+               out / "logs" / "eval.log")
     run_logged(fadtq_cmd("report", str(preds), "--data", str(state.files["test"]), "--out", str(out / "report")),
                out / "logs" / "report.log")
     console.print((out / "report" / "table.md").read_text(), highlight=False)

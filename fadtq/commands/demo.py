@@ -26,7 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rollouts", type=int, default=4, help="rollouts per prompt (default: %(default)s)")
     parser.add_argument("--warmup-steps", type=int, default=400,
                         help="supervised format warm-up steps of the tiny model (default: %(default)s)")
-    parser.add_argument("--eval-limit", type=int, default=12, help="test pairs to evaluate (default: %(default)s)")
+    parser.add_argument("--eval-limit", type=int, default=None,
+                        help="evaluate only the first N test pairs; the report then counts the others as missing "
+                             "(default: the whole test split)")
 
 
 def run(args: argparse.Namespace) -> int:
