@@ -24,8 +24,8 @@ def _command_modules():
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fadtq",
-        description="FAD-TQ on verl: build Pair3C data, check the judge, evaluate models, write reports, "
-        "and run the end-to-end CPU demo. Training itself: `python -m fadtq.train --help`.",
+        description="FAD-TQ on verl: build Pair3C data, check the judge, preflight a GPU node (doctor), evaluate "
+        "models, write reports, and run the end-to-end CPU demo. Training itself: `python -m fadtq.train --help`.",
     )
     parser.add_argument("--version", action="version", version=f"fadtq {fadtq.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -15,13 +15,15 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 #: verl trainer modes that train on rollouts of an older policy (partial rollouts, prefetch).
 ASYNC_TRAINER_MODES = ("colocate_async", "separate_async")
+#: Our trainer mode (fadtq.verl_ext.fadtq_trainer): verl's sync path plus what FAD-TQ adds each step.
+FADTQ_TRAINER_MODE = "fadtq_sync"
 
 
 class ConfigError(ValueError):
     """A config that would fail (or silently misbehave) on the cluster; the message is one line."""
 
 
-def _get(cfg: DictConfig, key: str, default=None):
+def config_value(cfg: DictConfig, key: str, default=None):
     value = OmegaConf.select(cfg, key, default=default)
     return default if value is None else value
 
@@ -31,43 +33,82 @@ def check_gpg_on_policy(cfg: DictConfig) -> None:
     one optimiser step per rollout batch (``ppo_epochs = 1`` and ``ppo_mini_batch_size =
     train_batch_size``, both counted in prompts) and rollouts of the current policy (no async
     trainer mode). ``fadtq.allow_off_policy=true`` allows it deliberately."""
-    if _get(cfg, "actor_rollout_ref.actor.policy_loss.loss_mode") != "gpg" or _get(cfg, "fadtq.allow_off_policy", False):
+    if config_value(cfg, "actor_rollout_ref.actor.policy_loss.loss_mode") != "gpg" or config_value(cfg, "fadtq.allow_off_policy", False):
         return
-    epochs = _get(cfg, "actor_rollout_ref.actor.ppo_epochs", 1)
-    mini = _get(cfg, "actor_rollout_ref.actor.ppo_mini_batch_size")
-    batch = _get(cfg, "data.train_batch_size")
+    epochs = config_value(cfg, "actor_rollout_ref.actor.ppo_epochs", 1)
+    mini = config_value(cfg, "actor_rollout_ref.actor.ppo_mini_batch_size")
+    batch = config_value(cfg, "data.train_batch_size")
     if epochs != 1 or mini != batch:
         raise ConfigError(
             f"loss_mode=gpg is ratio-free and needs one on-policy update per batch, but ppo_epochs={epochs} and "
             f"ppo_mini_batch_size={mini} vs data.train_batch_size={batch} — set actor_rollout_ref.actor.ppo_epochs=1 "
             f"and actor_rollout_ref.actor.ppo_mini_batch_size={batch}, or fadtq.allow_off_policy=true"
         )
-    mode = _get(cfg, "trainer.v1.trainer_mode", "sync")
-    if _get(cfg, "trainer.use_v1", True) and mode in ASYNC_TRAINER_MODES:
+    mode = config_value(cfg, "trainer.v1.trainer_mode", "sync")
+    if config_value(cfg, "trainer.use_v1", True) and mode in ASYNC_TRAINER_MODES:
         raise ConfigError(
             f"loss_mode=gpg is ratio-free, but trainer.v1.trainer_mode={mode} trains on rollouts of an older policy "
-            f"— use trainer.v1.trainer_mode=fadtq_sync, a ratio loss (policy_loss.loss_mode=vanilla), "
+            f"— use trainer.v1.trainer_mode={FADTQ_TRAINER_MODE}, a ratio loss (policy_loss.loss_mode=vanilla), "
             f"or fadtq.allow_off_policy=true"
         )
+
+
+def check_trainer_mode(cfg: DictConfig) -> None:
+    """Only our mode runs the focal reward, the judge guard, the sub-reward metrics and the old-log-prob
+    skip; verl's own modes would silently drop them (and its async modes take another code path)."""
+    mode = config_value(cfg, "trainer.v1.trainer_mode", "sync")
+    if config_value(cfg, "trainer.use_v1", True) and mode != FADTQ_TRAINER_MODE:
+        raise ConfigError(f"trainer.v1.trainer_mode={mode}: fadtq's focal reward, judge guard and reward metrics run "
+                          f"only in its own mode, which keeps verl's sync path — set "
+                          f"trainer.v1.trainer_mode={FADTQ_TRAINER_MODE}")
+
+
+def check_old_log_prob_skip(cfg: DictConfig) -> None:
+    """Skipping the old-log-prob pass stores the rollout's log-probs instead, so the rollout must return them."""
+    if (config_value(cfg, "fadtq.skip_old_log_prob", False)
+            and config_value(cfg, "actor_rollout_ref.actor.policy_loss.loss_mode") == "gpg"
+            and not config_value(cfg, "actor_rollout_ref.rollout.calculate_log_probs", False)):
+        raise ConfigError("fadtq.skip_old_log_prob=true reuses the rollout's log-probs, but "
+                          "actor_rollout_ref.rollout.calculate_log_probs=false — set it to true, or "
+                          "fadtq.skip_old_log_prob=false to recompute them")
+
+
+def check_rollout_lengths(cfg: DictConfig) -> None:
+    """vLLM's context must hold the longest prompt plus the longest response."""
+    max_model_len = config_value(cfg, "actor_rollout_ref.rollout.max_model_len")
+    needed = int(config_value(cfg, "data.max_prompt_length", 0)) + int(config_value(cfg, "data.max_response_length", 0))
+    if max_model_len is not None and int(max_model_len) < needed:
+        raise ConfigError(f"actor_rollout_ref.rollout.max_model_len={max_model_len} is shorter than "
+                          f"data.max_prompt_length + data.max_response_length = {needed} — set "
+                          f"actor_rollout_ref.rollout.max_model_len={needed}")
+
+
+def check_judge_guard(cfg: DictConfig) -> None:
+    from fadtq.judge.health import JudgeFailureGuard
+
+    try:
+        JudgeFailureGuard(float(config_value(cfg, "fadtq.judge_max_fail_rate", 0.5)), int(config_value(cfg, "fadtq.judge_fail_patience", 3)))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def check_gpu_arithmetic(cfg: DictConfig) -> None:
     """Every rollout batch (prompts × n) and mini-batch must split evenly over the actor GPUs, and the
     rollout engines (tensor parallel) must tile them."""
-    world = int(_get(cfg, "trainer.n_gpus_per_node", 1)) * int(_get(cfg, "trainer.nnodes", 1))
+    world = int(config_value(cfg, "trainer.n_gpus_per_node", 1)) * int(config_value(cfg, "trainer.nnodes", 1))
     if world < 1:
         raise ConfigError(f"trainer.n_gpus_per_node × trainer.nnodes = {world}: the actor needs at least one GPU "
                           "— set trainer.n_gpus_per_node (GPUS_PER_NODE in recipes/)")
-    n = int(_get(cfg, "actor_rollout_ref.rollout.n", 1))
+    n = int(config_value(cfg, "actor_rollout_ref.rollout.n", 1))
     for key in ("data.train_batch_size", "actor_rollout_ref.actor.ppo_mini_batch_size"):
-        prompts = int(_get(cfg, key, 0))
+        prompts = int(config_value(cfg, key, 0))
         if prompts and (prompts * n) % world:
             raise ConfigError(
                 f"{key}={prompts} × rollout.n={n} = {prompts * n} rollouts cannot be split over {world} actor GPUs "
                 f"(trainer.n_gpus_per_node × trainer.nnodes) — use a GPU count that divides {prompts * n} "
                 f"(e.g. 4 for the paper's 32 × 8) and give the judge its own pool"
             )
-    tp = int(_get(cfg, "actor_rollout_ref.rollout.tensor_model_parallel_size", 1))
+    tp = int(config_value(cfg, "actor_rollout_ref.rollout.tensor_model_parallel_size", 1))
     if world % tp:
         raise ConfigError(
             f"actor_rollout_ref.rollout.tensor_model_parallel_size={tp} does not divide the {world} actor GPUs — "
@@ -78,28 +119,28 @@ def check_gpu_arithmetic(cfg: DictConfig) -> None:
 def check_judge_pool(cfg: DictConfig) -> None:
     """A verl-hosted LLM judge must run on its own pool, with room for one engine, and stay awake
     (verl 0.9.1 behaviour)."""
-    if not _get(cfg, "reward.reward_model.enable", False):
-        if _get(cfg, "reward.reward_model.enable_resource_pool", False):
+    if not config_value(cfg, "reward.reward_model.enable", False):
+        if config_value(cfg, "reward.reward_model.enable_resource_pool", False):
             raise ConfigError("reward.reward_model.enable_resource_pool=true without a reward model: verl would reserve "
                               "its GPUs for nothing — set reward.reward_model.enable_resource_pool=false")
         return
-    if not _get(cfg, "reward.reward_model.enable_resource_pool", False):
+    if not config_value(cfg, "reward.reward_model.enable_resource_pool", False):
         raise ConfigError(
             "reward.reward_model.enable=true without its own pool: verl 0.9.1's colocated path only serves "
             "discriminative reward models — set reward.reward_model.enable_resource_pool=true"
         )
-    if _get(cfg, "reward.reward_model.rollout.free_cache_engine", True):
+    if config_value(cfg, "reward.reward_model.rollout.free_cache_engine", True):
         raise ConfigError(
             "reward.reward_model.rollout.free_cache_engine=true puts the judge to sleep after start-up and the "
             "streaming reward path never wakes it — set reward.reward_model.rollout.free_cache_engine=false"
         )
-    if not _get(cfg, "reward.reward_model.model_path"):
+    if not config_value(cfg, "reward.reward_model.model_path"):
         raise ConfigError("reward.reward_model.enable=true but reward.reward_model.model_path is not set — "
                           "point it at the judge (e.g. Qwen/Qwen3-8B) or use +experiment=external_judge")
-    if _get(cfg, "reward.reward_model.rollout.name") in (None, "???"):
+    if config_value(cfg, "reward.reward_model.rollout.name") in (None, "???"):
         raise ConfigError("reward.reward_model.rollout.name is not set — set it to vllm (or sglang) to serve the judge")
-    gpus = int(_get(cfg, "reward.reward_model.n_gpus_per_node", 0)) * int(_get(cfg, "reward.reward_model.nnodes", 0))
-    tp = int(_get(cfg, "reward.reward_model.rollout.tensor_model_parallel_size", 1))
+    gpus = int(config_value(cfg, "reward.reward_model.n_gpus_per_node", 0)) * int(config_value(cfg, "reward.reward_model.nnodes", 0))
+    tp = int(config_value(cfg, "reward.reward_model.rollout.tensor_model_parallel_size", 1))
     if gpus < tp or gpus % tp:
         raise ConfigError(
             f"the judge pool has {gpus} GPUs (reward.reward_model.n_gpus_per_node × nnodes) for engines of "
@@ -111,14 +152,18 @@ def check_reward_kwargs(cfg: DictConfig, environ: Mapping[str, str] | None = Non
     """The reward's own options: η in [0, 1], and a judge to call when the thinking-quality term is on
     (without one every judge call would fail over to ``judge_fallback_tq``, silently)."""
     environ = os.environ if environ is None else environ
-    kwargs = _get(cfg, "reward.custom_reward_function.reward_kwargs", {}) or {}
+    kwargs = config_value(cfg, "reward.custom_reward_function.reward_kwargs", {}) or {}
     eta = kwargs.get("eta", 0.5)
     if eta is not None and not 0.0 <= float(eta) <= 1.0:
         raise ConfigError(f"reward.custom_reward_function.reward_kwargs.eta={eta}: η weighs conciseness against "
                           "relevance and must lie in [0, 1] (0.5 in the paper)")
+    if config_value(cfg, "reward.reward_model.enable", False) and kwargs.get("judge_url"):
+        raise ConfigError(f"reward.custom_reward_function.reward_kwargs.judge_url={kwargs['judge_url']} while verl hosts "
+                          "the judge (reward.reward_model.enable=true): pick one — drop judge_url, or use "
+                          "+experiment=external_judge")
     if not kwargs.get("thinking_quality", True):
         return
-    has_judge = (_get(cfg, "reward.reward_model.enable", False) or kwargs.get("judge_url")
+    has_judge = (config_value(cfg, "reward.reward_model.enable", False) or kwargs.get("judge_url")
                  or environ.get("FADTQ_JUDGE_URL"))
     if not has_judge:
         raise ConfigError(
@@ -128,7 +173,7 @@ def check_reward_kwargs(cfg: DictConfig, environ: Mapping[str, str] | None = Non
         )
 
 
-def _as_list(value) -> list[str]:
+def as_list(value) -> list[str]:
     if value is None:
         return []
     if isinstance(value, (list, tuple, ListConfig)):
@@ -136,14 +181,14 @@ def _as_list(value) -> list[str]:
     return [str(value)]
 
 
-def _looks_local(path: str) -> bool:
+def looks_local(path: str) -> bool:
     """A filesystem path rather than a hub id such as ``Qwen/Qwen3-8B``."""
-    return path.startswith(("/", "./", "../", "~")) or Path(path).exists()
+    return path.startswith(("/", "./", "../", "~")) or path.count("/") > 1 or Path(path).exists()
 
 
 def check_data_files(cfg: DictConfig) -> None:
     for key in ("data.train_files", "data.val_files"):
-        for path in _as_list(_get(cfg, key)):
+        for path in as_list(config_value(cfg, key)):
             if "://" in path:
                 continue  # remote storage: verl copies it
             if not Path(path).expanduser().is_file():
@@ -154,16 +199,17 @@ def check_data_files(cfg: DictConfig) -> None:
 def check_model_paths(cfg: DictConfig) -> None:
     """Local model folders must exist (hub ids are left to the hub)."""
     keys = ["actor_rollout_ref.model.path"]
-    if _get(cfg, "reward.reward_model.enable", False):
+    if config_value(cfg, "reward.reward_model.enable", False):
         keys.append("reward.reward_model.model_path")
     for key in keys:
-        path = str(_get(cfg, key, ""))
-        if path and "://" not in path and _looks_local(path) and not Path(path).expanduser().is_dir():
+        path = str(config_value(cfg, key, ""))
+        if path and "://" not in path and looks_local(path) and not Path(path).expanduser().is_dir():
             raise ConfigError(f"{key}: {path} is not a model folder — point it at a downloaded Hugging Face "
                               f"model or use a hub id such as Qwen/Qwen2.5-VL-3B-Instruct")
 
 
-CHECKS = (check_gpg_on_policy, check_gpu_arithmetic, check_judge_pool, check_reward_kwargs, check_data_files,
+CHECKS = (check_gpg_on_policy, check_trainer_mode, check_old_log_prob_skip, check_rollout_lengths, check_judge_guard,
+          check_gpu_arithmetic, check_judge_pool, check_reward_kwargs, check_data_files,
           check_model_paths)
 FILE_CHECKS = (check_data_files, check_model_paths)
 

@@ -18,7 +18,6 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -27,6 +26,8 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+
+from fadtq.backends.cpu.bounded_run import reap_session
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
@@ -55,7 +56,7 @@ class DemoState:
 
 def run_logged(cmd: list[str], log: Path, *, env: dict | None = None, timeout_s: float = 1800,
                watch: str | None = None) -> None:
-    """Run ``cmd`` in its own session, output to ``log``; echo lines containing ``watch``; kill the group after."""
+    """Run ``cmd`` in its own session, output to ``log``; echo lines containing ``watch``; kill what is left of its session after."""
     log.parent.mkdir(parents=True, exist_ok=True)
     console.print(f"  [dim]$ {shlex.join(cmd)}[/dim]")
     full_env = {**os.environ, **(env or {})}
@@ -70,12 +71,11 @@ def run_logged(cmd: list[str], log: Path, *, env: dict | None = None, timeout_s:
                     console.print(f"  {line.rstrip()[:160]}")
                 if time.monotonic() > deadline:
                     raise StageFailed(f"timed out after {timeout_s:.0f} s — see {log}")
-            proc.wait()
         finally:
-            try:  # everything the command started (Ray workers included) goes with it
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            reap_session(proc.pid)  # everything the command started (Ray workers included) goes with it
     if proc.returncode != 0:
         tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-15:])
         raise StageFailed(f"`{cmd[0]} …` exited with {proc.returncode} — full log: {log}\n{tail}")

@@ -3,11 +3,12 @@
 Composes ``configs/fadtq_trainer.yaml`` (verl's own schema plus a ``fadtq:`` block) with the given
 Hydra overrides and resolves it here, in the launching shell (``${oc.env:…}`` would otherwise be
 read on whichever node verl's TaskRunner lands), with local paths made absolute. Then checks what
-verl does not (GPG on-policy guard, judge pool settings, reward options, data files and model
-folders, GPU arithmetic), prepares the CPU backend when ``fadtq.backend=cpu``, forwards the
-environment variables named in ``fadtq.forward_env`` to every Ray process, runs verl's
-``validate_config``, then verl's ``run_ppo`` with a TaskRunner that loads our plugin and trainer
-mode. ``--dry-run`` prints the resolved config and stops before Ray.
+verl does not (GPG on-policy guard, trainer mode, judge pool settings, reward options, data files
+and model folders, GPU arithmetic), prepares the CPU backend when ``fadtq.backend=cpu``, sends the
+metrics to ``<trainer.default_local_dir>/metrics.jsonl`` unless ``VERL_FILE_LOGGER_PATH`` is set,
+forwards the environment variables named in ``fadtq.forward_env`` to every Ray process, runs
+verl's ``validate_config``, then verl's own ``run_ppo``: our code reaches verl's processes through
+the ``verl.plugins`` entry point alone. ``--dry-run`` prints the resolved config and stops before Ray.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import sys
 from pathlib import Path
 
 from omegaconf import ListConfig, OmegaConf, open_dict
+
+from fadtq.verl_ext.reward import JUDGE_URL_ENV
 
 CONFIG_DIR_ENV = "FADTQ_CONFIG_DIR"
 DEFAULT_CONFIG = "fadtq_trainer"
@@ -47,6 +50,8 @@ def compose_config(overrides: list[str], config_name: str = DEFAULT_CONFIG):
     from omegaconf.errors import OmegaConfBaseException
 
     directory = config_dir()
+    # A backend scales an experiment down (batch sizes, devices): it composes last, whatever the order typed.
+    overrides = sorted(overrides, key=lambda override: override.startswith("+backend="))
     if not (directory / f"{config_name}.yaml").is_file():
         raise TrainConfigError(f"{directory / (config_name + '.yaml')}: config not found — run from a fadtq checkout "
                                f"or set {CONFIG_DIR_ENV}")
@@ -120,12 +125,21 @@ def absolutise_local_paths(config) -> None:
             OmegaConf.update(config, key, value, merge=False)
 
 
+METRICS_FILE_ENV = "VERL_FILE_LOGGER_PATH"
+
+
+def hosts_judge(config) -> bool:
+    return bool(OmegaConf.select(config, "reward.reward_model.enable"))
+
+
 def forward_environment(config, environ=None) -> dict[str, str]:
     """Copy the variables named in ``fadtq.forward_env`` that are set here into Ray's runtime_env, so
     processes on other nodes see them too; returns what was added. Secrets are never forwarded
-    (verl prints ray.init's arguments): export those on every node before ``ray start``."""
+    (verl prints ray.init's arguments): export those on every node before ``ray start``. Nor is
+    ``FADTQ_JUDGE_URL`` when verl hosts the judge: that judge is the one used."""
     environ = os.environ if environ is None else environ
-    names = OmegaConf.select(config, "fadtq.forward_env") or []
+    names = [name for name in OmegaConf.select(config, "fadtq.forward_env") or []
+             if not (name == JUDGE_URL_ENV and hosts_judge(config))]
     present = OmegaConf.select(config, "ray_kwargs.ray_init.runtime_env.env_vars")
     present = OmegaConf.to_container(present) if present is not None else {}
     added = {name: environ[name] for name in names
@@ -139,6 +153,31 @@ def forward_environment(config, environ=None) -> dict[str, str]:
 
 def is_secret(name: str) -> bool:
     return any(word in name.upper() for word in ("KEY", "TOKEN", "SECRET", "PASSWORD"))
+
+
+def metrics_file(config, environ=None) -> str:
+    """Where verl's file logger writes: ``VERL_FILE_LOGGER_PATH`` if exported, else the run's own
+    ``<trainer.default_local_dir>/metrics.jsonl`` (verl's default is under the working directory,
+    i.e. inside this package's folder); set in ``environ`` so that it is forwarded to the TaskRunner."""
+    environ = os.environ if environ is None else environ
+    if not environ.get(METRICS_FILE_ENV):
+        environ[METRICS_FILE_ENV] = str(Path(str(config.trainer.default_local_dir)) / "metrics.jsonl")
+    return environ[METRICS_FILE_ENV]
+
+
+def describe_judge(config, environ=None) -> str:
+    """The judge this run will call, as the launcher reports it."""
+    environ = os.environ if environ is None else environ
+    kwargs = OmegaConf.select(config, "reward.custom_reward_function.reward_kwargs") or {}
+    if not kwargs.get("thinking_quality", True):
+        return "none (no thinking-quality term)"
+    if hosts_judge(config):
+        note = f"; {JUDGE_URL_ENV} is ignored" if environ.get(JUDGE_URL_ENV) else ""
+        return (f"verl-hosted {config.reward.reward_model.model_path} on its own pool of "
+                f"{config.reward.reward_model.n_gpus_per_node * config.reward.reward_model.nnodes} GPU(s){note}")
+    if kwargs.get("judge_url"):
+        return f"{kwargs['judge_url']} (reward_kwargs.judge_url)"
+    return f"{environ.get(JUDGE_URL_ENV)} ({JUDGE_URL_ENV})"
 
 
 def check_config(config, *, data_files: bool = True) -> None:
@@ -157,6 +196,7 @@ def check_config(config, *, data_files: bool = True) -> None:
         raise TrainConfigError(f"fadtq.backend={config.fadtq.backend}: unknown backend — use gpu (default) "
                                "or +backend=cpu")
     forward_environment(config)
+    import fadtq.verl_plugin  # noqa: F401  a plugin failure stops the launcher here, not later in a worker
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config
     from verl.utils.device import auto_set_device
@@ -168,23 +208,6 @@ def check_config(config, *, data_files: bool = True) -> None:
                             use_critic=need_critic(config))
     except (AssertionError, ValueError, TypeError) as exc:
         raise TrainConfigError(f"verl rejected the config: {str(exc).strip().splitlines()[0]}") from None
-
-
-def task_runner_class():
-    """verl's TaskRunnerV1 that also loads our plugin and registers the ``fadtq_sync`` trainer mode."""
-    import ray
-    from verl.trainer.main_ppo import TaskRunnerV1
-
-    @ray.remote
-    class FadtqTaskRunner(TaskRunnerV1.__ray_actor_class__):  # subclassing the actor handle itself is not allowed
-        def run(self, config):
-            import fadtq.verl_plugin  # noqa: F401
-            from fadtq.verl_ext import trainer_mode
-
-            trainer_mode.register()
-            return super().run(config)
-
-    return FadtqTaskRunner
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,9 +244,21 @@ def main(argv: list[str] | None = None) -> int:
               f"experiment={config.trainer.experiment_name}", file=sys.stderr)
         return 0
 
-    from verl.trainer.main_ppo import run_ppo
+    metrics = metrics_file(config)
+    forward_environment(config)  # now with the metrics file
+    print(f"fadtq.train: judge: {describe_judge(config)}; metrics: {metrics}", file=sys.stderr)
+    from verl.trainer.main_ppo import TaskRunnerV1, run_ppo
 
-    run_ppo(config, task_runner_class=task_runner_class())
+    from fadtq.judge.health import JudgeUnhealthy
+
+    try:
+        run_ppo(config, task_runner_class=TaskRunnerV1)
+    except Exception as exc:  # Ray wraps the TaskRunner's exception; a known cause is reported in one line
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, JudgeUnhealthy):
+            print(f"fadtq.train: error: {cause}", file=sys.stderr)
+            return 3
+        raise
     return 0
 
 

@@ -1,6 +1,7 @@
 # Shared by the launch scripts: paths and cluster shape from the environment, then fadtq.train.
 # Every variable has a default; anything after the script name is passed through as Hydra overrides
-# (or --dry-run to print and validate the config without starting Ray).
+# (or --dry-run to print and validate the config without starting Ray, or --doctor to run
+# `fadtq doctor` on this node with the same experiment and overrides instead of training).
 #   MODEL_PATH        policy: hub id or local folder (default Qwen/Qwen2.5-VL-3B-Instruct)
 #   TRAIN_FILES / VAL_FILES   Pair3C parquet (default data/pair3c/{train,test}.parquet of this checkout)
 #   JUDGE_MODEL_PATH  judge served by verl on its own pool: hub id or local folder (default Qwen/Qwen3-8B)
@@ -45,7 +46,19 @@ cd "$repo_root"
 run_experiment() {
     local experiment="$1"
     shift
-    exec "$PYTHON" -m fadtq.train "+experiment=${experiment}" \
+    # --doctor checks this node against exactly the config training would get: same overrides, other entry point.
+    local entry=(-m fadtq.train) overrides=() arg
+    for arg in "$@"; do
+        if [ "$arg" = "--doctor" ]; then entry=(-m fadtq doctor); fi
+    done
+    for arg in "$@"; do
+        case "$arg" in
+            --doctor) ;;
+            --dry-run) if [ "${entry[1]}" = fadtq.train ]; then overrides+=("$arg"); fi ;;  # doctor starts no Ray anyway
+            *) overrides+=("$arg") ;;
+        esac
+    done
+    exec "$PYTHON" "${entry[@]}" "+experiment=${experiment}" \
         actor_rollout_ref.model.path="$(hydra_value "$MODEL_PATH")" \
         data.train_files="$(hydra_value "$TRAIN_FILES")" \
         data.val_files="$(hydra_value "$VAL_FILES")" \
@@ -53,5 +66,5 @@ run_experiment() {
         reward.reward_model.n_gpus_per_node="$JUDGE_GPUS" \
         trainer.nnodes="$NNODES" \
         trainer.n_gpus_per_node="$GPUS_PER_NODE" \
-        "$@"
+        ${overrides[@]+"${overrides[@]}"}
 }

@@ -15,9 +15,11 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 import fadtq.backends.cpu as cpu_backend
-from fadtq.backends.cpu import replacements, settings
+from fadtq.backends.cpu import settings
 from fadtq.backends.cpu.hf_rollout import ADAPTER_PATH, HFReplica, HFServer, HFServerAdapter, vision_token_ids
 from fadtq.backends.cpu.platform import PlatformCPU
+
+cpu_backend.register()  # what the plugin does in every verl process on the cpu platform
 
 # --- platform and registries -------------------------------------------------------------------
 
@@ -59,6 +61,8 @@ def _free_port() -> int:
 
 PROCESS_GROUP_SCRIPT = textwrap.dedent("""
     import torch.distributed as dist
+    import fadtq.backends.cpu
+    fadtq.backends.cpu.register()  # what the plugin does on the cpu platform; here on both platforms
     from verl.utils.device import get_device_name, get_nccl_backend
     from verl.workers import engine_workers
     print("device", get_device_name(), get_nccl_backend())
@@ -75,8 +79,8 @@ PROCESS_GROUP_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.parametrize("platform", ["cpu", "default"])
 def test_fresh_verl_process_group(platform):
-    """A verl process as Ray starts it (backend loaded through VERL_USE_EXTERNAL_MODULES), then verl's
-    own process-group set-up. On the CPU platform verl's function fails and the replacement gives a
+    """A verl process as Ray starts it (the backend registered, as the plugin does on the cpu platform),
+    then verl's own process-group set-up. On the CPU platform verl's function fails and the replacement gives a
     gloo group; without VERL_PLATFORM=cpu nothing changes: the platform stays verl's default and the
     replacement fails exactly as stock verl does on a machine without NCCL."""
     env = {**os.environ, **settings.CPU_ENV, "RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1",
@@ -100,14 +104,14 @@ def test_fresh_verl_process_group(platform):
 
 
 def test_unsupported_verl_version_is_one_line(monkeypatch):
-    import verl
+    from fadtq.verl_ext import version
 
-    monkeypatch.setattr(verl, "__version__", "0.10.0")
-    with pytest.raises(replacements.UnsupportedVerlVersion) as caught:
-        replacements.check_verl_version()
+    monkeypatch.setattr(version, "SUPPORTED_VERL", "0.10.0")
+    with pytest.raises(version.UnsupportedVerlVersion) as caught:
+        cpu_backend.register()
     message = str(caught.value)
     assert "\n" not in message and "0.9.1" in message and "0.10.0" in message
-    with pytest.raises(settings.CPUBackendError, match="verl 0.10.0 is installed"):
+    with pytest.raises(settings.CPUBackendError, match="verl 0.9.1 is installed"):
         settings.prepare_cpu_run(OmegaConf.create({}))
 
 
@@ -133,21 +137,13 @@ def test_prepare_cpu_run_sets_env_for_every_ray_process(restore_env):
                          "data.train_batch_size=2", "actor_rollout_ref.actor.ppo_mini_batch_size=2")
     settings.prepare_cpu_run(config)
     env_vars = OmegaConf.to_container(config.ray_kwargs.ray_init.runtime_env.env_vars)
-    assert env_vars["VERL_USE_EXTERNAL_MODULES"] == "fadtq.backends.cpu"
+    assert "VERL_USE_EXTERNAL_MODULES" not in env_vars  # the verl.plugins entry point is the one route
     assert env_vars["VERL_PLATFORM"] == "cpu" and env_vars["VERL_ENGINE_DEVICE"] == "cuda"
     assert env_vars["HF_HUB_OFFLINE"] == "1" and env_vars["WANDB_MODE"] == "disabled"
     assert env_vars["MY_FLAG"] == "1" and env_vars["OMP_NUM_THREADS"] == "3"
-    assert os.environ["VERL_USE_EXTERNAL_MODULES"] == "fadtq.backends.cpu" and os.environ["OMP_NUM_THREADS"] == "3"
+    assert os.environ["VERL_PLATFORM"] == "cpu" and os.environ["OMP_NUM_THREADS"] == "3"
     assert config.ray_kwargs.ray_init.num_gpus == 2  # one logical GPU per trainer rank
     assert config.ray_kwargs.ray_init.num_cpus >= 16 and config.ray_kwargs.ray_init.address == "local"
-
-
-def test_prepare_cpu_run_keeps_the_users_external_modules(restore_env):
-    os.environ["VERL_USE_EXTERNAL_MODULES"] = "my_pkg.plugin"
-    config = _cpu_config()
-    settings.prepare_cpu_run(config)
-    assert os.environ["VERL_USE_EXTERNAL_MODULES"] == "fadtq.backends.cpu,my_pkg.plugin"
-    assert config.ray_kwargs.ray_init.runtime_env.env_vars.VERL_USE_EXTERNAL_MODULES == "fadtq.backends.cpu,my_pkg.plugin"
 
 
 def test_cpu_config_is_the_paper_config_scaled_down():

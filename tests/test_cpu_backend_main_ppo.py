@@ -1,5 +1,5 @@
 """verl's own entry point (``python -m verl.trainer.main_ppo``, verl's own config, none of ours) on
-CPU with only the backend loaded through verl's ``VERL_USE_EXTERNAL_MODULES`` hook: verl's built-in
+CPU, the backend registered by fadtq's verl plugin on the ``cpu`` platform (``VERL_PLATFORM=cpu``): verl's built-in
 ``grpo`` estimator with the ``gpg`` loss and a reward that varies, so the update is real and the
 step-2 rollout must run on the updated weights."""
 

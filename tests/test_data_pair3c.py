@@ -97,7 +97,7 @@ def test_rows_follow_the_contract(official_frames):
         assert row.reward_model == {"style": "rule", "ground_truth": row.extra_info["label"]}
         info = row.extra_info
         assert info["options"] == {"A": "normal", "B": "structural", "C": "logical"}
-        assert info["question"] in user and info["split"] == split and info["prompt_version"] == "pair3c-v2"
+        assert info["question"] in user and info["split"] == split and info["prompt_version"] == "pair3c-paper-v1"
         assert info["category"].replace("_", " ") in info["question"]
 
 

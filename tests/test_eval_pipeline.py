@@ -111,7 +111,7 @@ def test_hf_eval_resumes_and_report_writes_every_file(tiny_model_dir, test_parqu
     assert [r["label"] for r in records] == [t["ground_truth"] for t in truth["reward_model"]]
     for r in records:
         assert r["pred"] in LABELS and isinstance(r["response"], str) and r["model"] == Path(tiny_model_dir).name
-        assert r["prompt_version"] == "pair3c-v2" and r["options"] == {"A": "normal", "B": "structural", "C": "logical"}
+        assert r["prompt_version"] == "pair3c-paper-v1" and r["options"] == {"A": "normal", "B": "structural", "C": "logical"}
         assert r["sampling"]["temperature"] == 0.0 and r["truncated"] in (True, False)
 
     out = tmp_path / "report"

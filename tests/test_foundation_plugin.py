@@ -9,7 +9,7 @@ from importlib.metadata import entry_points
 def test_entry_point_declared_and_module_imports():
     eps = {ep.name: ep for ep in entry_points(group="verl.plugins")}
     assert eps["fadtq"].value == "fadtq.verl_plugin"
-    assert eps["fadtq"].load().LOADED is True
+    eps["fadtq"].load().load()  # importing registered everything; registering again is harmless
 
 
 def test_plugin_loaded_by_verl_in_a_fresh_ray_worker():
@@ -23,12 +23,15 @@ def test_plugin_loaded_by_verl_in_a_fresh_ray_worker():
             import sys
 
             import verl  # noqa: F401  plugin discovery runs here, in the worker
-            return os.getpid(), "fadtq.verl_plugin" in sys.modules
+            from verl.trainer.ppo.v1.trainer_base import TRAINER_REGISTRY
 
-        worker_pid, loaded = ray.get(probe.remote(), timeout=180)
+            return os.getpid(), "fadtq.verl_plugin" in sys.modules, TRAINER_REGISTRY.get("fadtq_sync").__name__
+
+        worker_pid, loaded, trainer = ray.get(probe.remote(), timeout=180)
     finally:
         ray.shutdown()
     import os
 
     assert worker_pid != os.getpid()
     assert loaded, "verl did not load the fadtq plugin in a Ray worker (entry point missing or import error)"
+    assert trainer == "FadtqTrainerSync"

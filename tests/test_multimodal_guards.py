@@ -12,7 +12,7 @@ from fadtq.verl_ext import multimodal_guards
 
 
 def test_guards_are_applied_in_verl_modules():
-    import fadtq.verl_ext.worker_setup  # noqa: F401  what every worker imports
+    import fadtq.verl_plugin  # noqa: F401  what every verl process loads
     from verl.models.transformers import qwen2_vl
     from verl.workers import engine_workers
     from verl.workers.engine import base
@@ -22,12 +22,12 @@ def test_guards_are_applied_in_verl_modules():
 
 
 def test_plugin_alone_guards_a_fresh_verl_process():
-    """Any verl process (the plugin is an entry point of ``import verl``), whatever the config: the
-    guarded modules load after the plugin ran, and are guarded as they load."""
+    """Any verl process (the plugin is an entry point of ``import verl``), whatever the config: the plugin
+    imports the three modules and guards them before anything else uses them."""
     script = textwrap.dedent("""
         import sys
         import verl
-        assert "fadtq.verl_ext.worker_setup" not in sys.modules
+        assert "fadtq.verl_plugin" in sys.modules
         from verl.workers import engine_workers
         from verl.models.transformers import qwen2_vl
         from verl.workers.engine import base

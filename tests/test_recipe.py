@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from fadtq.train import TrainConfigError, absolutise_local_paths, compose_config, config_dir, forward_environment, main
+from fadtq.train import (TrainConfigError, absolutise_local_paths, compose_config, config_dir, describe_judge,
+                         forward_environment, main, metrics_file)
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
+#: Experiments trained with GRPO (ratio loss, reference model, KL): the paper's GRPO row and LR-IAD's setup.
+GRPO_EXPERIMENTS = {"grpo", "lr_iad_mvtec_ad", "lr_iad_visa"}
 RECIPES = sorted(p.name for p in (REPO / "recipes").glob("*.sh") if not p.name.startswith(("_", "baseline_")))
 
 
@@ -49,7 +52,7 @@ def test_experiment_composes_and_verl_validates(experiment, data_files):
     config = compose_config([f"+experiment={experiment}", *overrides(data_files)])
     check_config(config)  # ours + verl's validate_config
     assert not need_critic(config), "no critic anywhere"
-    assert need_reference_policy(config) == (experiment == "grpo"), "a reference model only for the GRPO ablation"
+    assert need_reference_policy(config) == (experiment in GRPO_EXPERIMENTS), "a reference model only for GRPO runs"
     if config.reward.reward_model.enable:
         assert config.reward.reward_model.enable_resource_pool and not config.reward.reward_model.rollout.free_cache_engine
         assert config.reward.reward_model.n_gpus_per_node == 1 and config.reward.reward_model.nnodes == 1
@@ -58,7 +61,7 @@ def test_experiment_composes_and_verl_validates(experiment, data_files):
         assert config.actor_rollout_ref.actor.ppo_epochs == 1
         assert config.actor_rollout_ref.actor.ppo_mini_batch_size == config.data.train_batch_size
     else:
-        assert experiment == "grpo" and config.algorithm.adv_estimator == "grpo"
+        assert experiment in GRPO_EXPERIMENTS and config.algorithm.adv_estimator == "grpo"
         assert config.actor_rollout_ref.actor.use_kl_loss and config.actor_rollout_ref.actor.policy_loss.loss_mode == "vanilla"
     assert config.fadtq.backend == "gpu" and config.fadtq.allow_off_policy is False
 
@@ -69,7 +72,7 @@ def test_same_tree_drives_the_cpu_backend(experiment, data_files):
     from fadtq.config_checks import check_all
 
     gpu = compose_config([f"+experiment={experiment}", *overrides(data_files)])
-    cpu = compose_config([f"+experiment={experiment}", "+backend=cpu", *overrides(data_files)])
+    cpu = compose_config(["+backend=cpu", f"+experiment={experiment}", *overrides(data_files)])  # backend composes last
     check_all(cpu)
     verl_validates(cpu)  # without prepare_cpu_run, which exports the backend's environment
     assert cpu.fadtq.backend == "cpu"
@@ -94,6 +97,60 @@ def test_paper_setup():
     assert config.actor_rollout_ref.rollout.limit_images == 2
     assert {"console", "file"} <= set(config.trainer.logger)
     assert config.trainer.save_freq > 0 and config.trainer.test_freq > 0
+
+
+def flat(config) -> dict:
+    """A resolved config as {dotted key: leaf value}."""
+    def walk(node, prefix):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield from walk(value, f"{prefix}{key}.")
+        else:
+            yield prefix[:-1], node
+    return dict(walk(OmegaConf.to_container(config, resolve=True), ""))
+
+
+def changed_keys(before: str, after: str) -> set[str]:
+    """Keys whose resolved values differ; the name (and paths derived from it) and the disabled critic aside."""
+    a, b = (flat(compose_config([f"+experiment={name}", "trainer.experiment_name=row"])) for name in (before, after))
+    assert a["critic.enable"] is False and b["critic.enable"] is False
+    return {key for key in a.keys() | b.keys() if a.get(key) != b.get(key) and not key.startswith("critic.")}
+
+
+def test_table3_grpo_to_gpg_changes_the_algorithm_only():
+    """Table 3 adds one change per row: +GRPO → +GPG swaps the estimator, the loss, KL + reference and the
+    mini-batches; the reward (format + accuracy) is the same."""
+    changed = changed_keys("grpo", "gpg")
+    assert {"algorithm.adv_estimator", "actor_rollout_ref.actor.policy_loss.loss_mode",
+            "actor_rollout_ref.actor.use_kl_loss", "actor_rollout_ref.actor.ppo_mini_batch_size"} <= changed
+    allowed_prefixes = ("algorithm.adv_estimator", "actor_rollout_ref.actor.policy_loss.", "actor_rollout_ref.actor.kl_",
+                        "actor_rollout_ref.actor.use_kl_loss", "actor_rollout_ref.actor.ppo_mini_batch_size",
+                        "actor_rollout_ref.ref.")
+    assert {key for key in changed if not key.startswith(allowed_prefixes)} == set()
+    assert not any(key.startswith("reward.") for key in changed)
+
+
+def test_table3_gpg_to_fadtq_adds_thinking_quality_and_its_judge_only():
+    changed = changed_keys("gpg", "fadtq")
+    assert {"reward.custom_reward_function.reward_kwargs.thinking_quality", "reward.reward_model.enable",
+            "reward.reward_model.enable_resource_pool"} == changed
+
+
+def test_grpo_row_acts_as_grpo():
+    config = compose_config(["+experiment=grpo"])
+    actor = config.actor_rollout_ref.actor
+    assert config.data.train_batch_size // actor.ppo_mini_batch_size == 4  # the ratio and its clip act
+    assert actor.clip_ratio == 0.2 and actor.kl_loss_coef == 0.01 and actor.use_kl_loss
+    assert not config.reward.custom_reward_function.reward_kwargs.thinking_quality and not config.reward.reward_model.enable
+
+
+def test_paper_epsilon_and_image_budget():
+    from fadtq.data.images import DEFAULT_MAX_PIXELS
+
+    config = compose_config([])
+    assert config.algorithm.epsilon == 1e-12
+    assert config.actor_rollout_ref.rollout.engine_kwargs.vllm.mm_processor_kwargs.max_pixels == DEFAULT_MAX_PIXELS
+    assert config.actor_rollout_ref.rollout.max_model_len == config.data.max_prompt_length + config.data.max_response_length
 
 
 def test_declared_keys_take_plain_overrides():
@@ -178,13 +235,36 @@ def test_environment_is_resolved_on_the_launching_side(monkeypatch, tmp_path):
 
 
 def test_forward_environment_copies_listed_names_but_never_secrets():
-    config = compose_config(["fadtq.forward_env=[FADTQ_JUDGE_URL,HF_HOME,WANDB_API_KEY]",
+    config = compose_config(["+experiment=external_judge", "fadtq.forward_env=[FADTQ_JUDGE_URL,HF_HOME,WANDB_API_KEY]",
                              "+ray_kwargs.ray_init.runtime_env.env_vars.HF_HOME=/set/by/user"])
     added = forward_environment(config, environ={"FADTQ_JUDGE_URL": "http://judge:8901", "HF_HOME": "/mine",
                                                  "WANDB_API_KEY": "secret"})
     assert added == {"FADTQ_JUDGE_URL": "http://judge:8901"}
     assert OmegaConf.to_container(config.ray_kwargs.ray_init.runtime_env.env_vars) == {
         "HF_HOME": "/set/by/user", "FADTQ_JUDGE_URL": "http://judge:8901"}
+
+
+def test_exported_judge_url_is_not_forwarded_when_verl_hosts_the_judge():
+    config = compose_config(["fadtq.forward_env=[FADTQ_JUDGE_URL,HF_HOME]"])
+    assert config.reward.reward_model.enable
+    added = forward_environment(config, environ={"FADTQ_JUDGE_URL": "http://leftover:8901", "HF_HOME": "/mine"})
+    assert added == {"HF_HOME": "/mine"}
+    assert "FADTQ_JUDGE_URL is ignored" in describe_judge(config, environ={"FADTQ_JUDGE_URL": "http://leftover:8901"})
+
+
+def test_judge_url_next_to_the_hosted_judge_is_refused(data_files):
+    from fadtq.config_checks import ConfigError, check_reward_kwargs
+
+    config = compose_config(["reward.custom_reward_function.reward_kwargs.judge_url=http://elsewhere:8901"])
+    with pytest.raises(ConfigError, match="pick one"):
+        check_reward_kwargs(config, environ={})
+
+
+def test_metrics_go_to_the_run_directory_unless_exported(tmp_path):
+    config = compose_config([f"trainer.default_local_dir={tmp_path / 'ckpt'}"])
+    environ = {}
+    assert metrics_file(config, environ) == str(tmp_path / "ckpt" / "metrics.jsonl") == environ["VERL_FILE_LOGGER_PATH"]
+    assert metrics_file(config, {"VERL_FILE_LOGGER_PATH": "/mine.jsonl"}) == "/mine.jsonl"
 
 
 def test_bad_override_is_a_train_config_error():

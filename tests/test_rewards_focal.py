@@ -39,3 +39,19 @@ def test_wrong_rollouts_never_get_a_bonus():
     r_acc = np.array([0, 0, 0, 1], dtype=float)
     bonus = focal_bonus(r_acc, np.zeros(4, dtype=int), ["logical"] * 4, alpha=2.0, gamma=1.0)
     assert bonus.tolist() == pytest.approx([0, 0, 0, 2.0 * 0.75])
+
+
+def test_rare_class_weight_on_an_imbalanced_set_hand_values():
+    """10 anomalous / 32 normal training pairs: f_c = N/(K·N_c) = 42/(2·10) = 2.1 and 42/(2·32) = 0.65625."""
+    weights = balanced_class_weights({"normal": 32, "anomalous": 10})
+    assert weights == {"normal": pytest.approx(0.65625), "anomalous": pytest.approx(2.1)}
+    r_acc = np.array([1, 0, 0, 0, 1, 0, 0, 0], dtype=float)  # one correct rollout in each group: p = 1/4
+    group = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    bonus = focal_bonus(r_acc, group, ["anomalous"] * 4 + ["normal"] * 4, weights, alpha=1.0, gamma=2.0)
+    # (3/4)^2 = 0.5625: × 2.1 = 1.18125 for the rare class, × 0.65625 = 0.369140625 for the common one
+    assert bonus.tolist() == pytest.approx([1.18125, 0, 0, 0, 0.369140625, 0, 0, 0])
+
+
+def test_balanced_binary_set_gives_no_rare_class_weight():
+    """The balanced MVTec-AD / VisA builds (20/20 per category): f = 1, only the difficulty term acts."""
+    assert balanced_class_weights({"normal": 300, "anomalous": 300}) == {"normal": 1.0, "anomalous": 1.0}

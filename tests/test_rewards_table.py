@@ -114,6 +114,11 @@ def test_answer_to_label_binary_options():
     assert answer_to_label("abnormal", options) == "anomalous"  # whole words: not "normal"
     assert answer_to_label("C", options) is None
     assert answer_to_label("anomaly", OPTIONS) is None  # 3 classes: "anomaly" alone names none
+    assert answer_to_label("no anomaly", options) == "normal"  # the paper's wording, not "anomaly"
+    assert answer_to_label("Normal (no anomaly)", options) == "normal"
+    assert answer_to_label("B) anomalous (any defect)", options) == "anomalous"  # the option line copied
+    assert answer_to_label("anomaly-free", options) == "normal"
+    assert answer_to_label("not anomalous", options) is None
 
 
 def test_answer_to_label_ignores_missing_options():

@@ -11,7 +11,7 @@ from fadtq.verl_ext.reward import compute_score
 OPTIONS = {"A": "normal", "B": "structural", "C": "logical"}
 THINK = "<think>The test image shows a crack in the cap that the reference image does not have.</think>"
 EXPECTED_KEYS = {"score", "acc", "r_format", "r_acc", "r_tq", "r_conc", "r_rel", "judge_called", "judge_ok",
-                 "judge_latency_s", "pred"}
+                 "judge_latency_s", "judge_error", "pred"}
 
 
 def score(response, truth="structural", split="train", **kwargs):
@@ -170,3 +170,26 @@ def test_verl_naive_reward_manager_calls_our_compute_score(parquet_row_item, jud
 
     wrong = manager.loop.run_until_complete(manager.run_single(agent_loop_data(item, tokenizer, THINK + "<answer>C</answer>")))
     assert wrong["reward_score"] == 1.0 and wrong["reward_extra_info"]["judge_called"] == 0.0
+
+
+def test_verl_hosted_judge_wins_over_an_exported_url(monkeypatch, caplog):
+    import logging
+    from types import SimpleNamespace
+
+    from fadtq.verl_ext import reward
+
+    tokenizer = SimpleNamespace(name_or_path="/models/Qwen3-8B")
+    env = {"FADTQ_JUDGE_URL": "http://leftover:8901"}
+    assert reward.resolve_judge(None, None, "10.0.0.5:4000", tokenizer, env) == \
+        ("10.0.0.5:4000", "/models/Qwen3-8B", "verl-hosted judge (reward.reward_model)")
+    assert reward.resolve_judge("http://ext:8901", "judge", None, None, env)[:2] == ("http://ext:8901", "judge")
+    assert reward.resolve_judge(None, None, None, None, env)[0] == "http://leftover:8901"
+    assert reward.resolve_judge(None, None, None, None, {}) == (None, None, "none")
+    monkeypatch.setenv("FADTQ_JUDGE_URL", "http://leftover:8901")
+    monkeypatch.setattr(reward, "_endpoints_logged", set())
+    with caplog.at_level(logging.WARNING, logger=reward.logger.name):
+        for _ in range(3):
+            reward._log_endpoint_once("10.0.0.5:4000", "/models/Qwen3-8B", "verl-hosted judge (reward.reward_model)")
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("fadtq judge (pid" in m for m in messages) == 1
+    assert sum("FADTQ_JUDGE_URL=http://leftover:8901 is ignored" in m for m in messages) == 1

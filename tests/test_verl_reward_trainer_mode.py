@@ -1,5 +1,5 @@
-"""The ``fadtq_sync`` trainer mode: registered by the verl plugin without importing verl's trainer
-eagerly, and — through a real TransferQueue — its per-step sub-reward metrics and LR-IAD's focal
+"""The ``fadtq_sync`` trainer mode: registered by the verl plugin in a fresh process, and — through a
+real TransferQueue — its per-step sub-reward metrics and LR-IAD's focal
 reward applied per prompt group before verl's own advantage computation."""
 
 import os
@@ -17,30 +17,32 @@ def run_python(code: str, **env) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_import_verl_registers_the_mode_when_the_trainer_is_imported():
+def test_import_verl_registers_everything_in_a_fresh_process():
+    """``import verl`` alone (what every verl process does) loads the plugin: mode, estimator and guards."""
     result = run_python("""
         import sys
         import verl  # loads our entry-point plugin while verl/__init__ runs
         assert "fadtq.verl_plugin" in sys.modules, "plugin not loaded by import verl"
-        # Lazy: neither verl's trainer nor our trainer class was imported by the plugin.
-        assert "verl.trainer.ppo.v1" not in sys.modules and "fadtq.verl_ext.fadtq_trainer" not in sys.modules
         from verl.trainer.ppo.v1 import PPOTrainerSync, get_trainer_cls  # what TaskRunnerV1.run does
         cls = get_trainer_cls("fadtq_sync")
         assert issubclass(cls, PPOTrainerSync) and cls.__module__ == "fadtq.verl_ext.fadtq_trainer"
-        assert not [f for f in sys.meta_path if type(f).__module__ == "fadtq.verl_ext.trainer_mode"], "hook left behind"
+        from verl.trainer.ppo.core_algos import get_adv_estimator_fn
+        assert get_adv_estimator_fn("fadtq_gpg").__module__ == "fadtq.verl_ext.estimators"
+        import verl.models.transformers.qwen2_vl as qwen2_vl, verl.workers.engine_workers as engine_workers
+        assert qwen2_vl._get_input_embeds._fadtq_guard and engine_workers.maybe_fix_3d_position_ids._fadtq_guard
         print("OK")
     """)
     assert result.returncode == 0 and result.stdout.strip().endswith("OK"), result.stderr[-3000:]
 
 
 @pytest.mark.slow
-def test_plugin_imported_after_the_trainer_registers_at_once():
+def test_without_the_entry_point_nothing_is_registered():
+    """The entry point is the only route: with verl's plugin loading off, no fadtq mode exists."""
     result = run_python("""
-        import verl.trainer.ppo.v1 as v1  # plugins disabled: verl's trainer is imported first
         import sys
+        import verl.trainer.ppo.v1 as v1
         assert "fadtq.verl_plugin" not in sys.modules
-        import fadtq.verl_plugin
-        assert v1.get_trainer_cls("fadtq_sync").__name__ == "FadtqTrainerSync"
+        assert "fadtq_sync" not in v1.trainer_base.TRAINER_REGISTRY
         print("OK")
     """, VERL_USE_EXTERNAL_PLUGINS="none")
     assert result.returncode == 0 and result.stdout.strip().endswith("OK"), result.stderr[-3000:]
@@ -101,9 +103,6 @@ def put_rollouts(tq, partition: str):
 def trainer(focal: dict, train_files=None):
     from omegaconf import OmegaConf
 
-    from fadtq.verl_ext.trainer_mode import register
-
-    register()
     from fadtq.verl_ext.fadtq_trainer import FadtqTrainerSync
 
     instance = object.__new__(FadtqTrainerSync)  # only the config is needed by the two hooks under test

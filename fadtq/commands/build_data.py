@@ -25,14 +25,18 @@ qwen-vl-utils' rule for --max-pixels, so the trainer and vLLM see the same grid.
 PAIR3C_DESCRIPTION = """\
 MVTec-LOCO-AD-Pair3C: from each category's official test split, --per-class good, structural and
 logical images (seeded) become training pairs with a reference from train/good; the rest are test
-pairs with a reference from validation/good. With the defaults this is the paper's Table 1
-(600 train / 968 test pairs). --manifest rebuilds exactly the listed pairs, without randomness.
+pairs with a reference from validation/good. With the defaults the counts are the paper's Table 1
+(600 train / 968 test pairs); data/pair3c_seed42_manifest.csv is the frozen seed-42 draw. --manifest rebuilds
+exactly the listed pairs, without randomness.
 """
 
 BINARY_DESCRIPTION = """\
-{name} as a binary pair set (normal vs anomalous): from each category's official test split,
---per-class normal and anomalous images (seeded) become training pairs, the rest test pairs;
-references come from the normal training images, split in two disjoint halves for the two splits.
+{name} as a binary pair set (normal vs anomalous). --balance balanced: from each category's
+official test split, --per-class normal and anomalous images (seeded) become training pairs, the
+rest test pairs. --balance natural: --per-class anomalous test images plus normal training images
+at the dataset's own defect share ({share:.1f} %) per category; the rest of the official test split
+is the test set. The normal training images are split in two disjoint halves, one per split.
+--manifest rebuilds exactly the listed pairs, without randomness.
 {layout}
 """
 
@@ -61,16 +65,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pair3c.add_argument("--manifest", default=None,
                         help="rebuild exactly the pairs of this manifest CSV (e.g. data/pair3c_seed42_manifest.csv); "
                              "--seed and --per-class are then not used")
+    from fadtq.data.prompt import DEFAULT_PAIR3C_WORDING, PAIR3C_WORDINGS  # light: no dependencies
+
+    pair3c.add_argument("--prompt-version", choices=list(PAIR3C_WORDINGS), default=DEFAULT_PAIR3C_WORDING,
+                        help="class wording of the question: 'paper' = the paper's taxonomy (structural: missing "
+                             "parts, deformation, or defects; logical: count mismatch or spatial inconsistency), "
+                             "'loco' = MVTec LOCO's own (a missing part is logical); see fadtq/data/prompt.py "
+                             "(default: %(default)s)")
+    from fadtq.data.binary_sets import BALANCES, NATURAL_DEFECT_SHARE  # light: numpy only
+
     for name, title, layout in (
             ("mvtec-ad", "MVTec-AD", "Layout: <root>/<category>/{train/good, test/good, test/<defect>}/NNN.png "
                                      "(15 categories)."),
             ("visa", "VisA", "Layout: <root>/split_csv/1cls.csv listing <object>/Data/Images/{Normal,Anomaly}/*.")):
         binary = sub.add_parser(name, help=f"{title} as normal-vs-anomalous pairs",
-                                description=BINARY_DESCRIPTION.format(name=title, layout=layout),
+                                description=BINARY_DESCRIPTION.format(name=title, layout=layout,
+                                                                      share=100 * NATURAL_DEFECT_SHARE[name]),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
         _common_arguments(binary, per_class=20)
         binary.add_argument("--categories", nargs="+", default=None, metavar="NAME",
                             help="build only these categories (default: all)")
+        binary.add_argument("--balance", choices=BALANCES, default="balanced",
+                            help="training pairs 50/50 per category, or at the dataset's own defect share "
+                                 f"({100 * NATURAL_DEFECT_SHARE[name]:.1f} %%; --per-class then counts the anomalous "
+                                 "ones) (default: %(default)s)")
+        binary.add_argument("--manifest", default=None,
+                            help="rebuild exactly the pairs of this manifest CSV (an earlier build's manifest.csv); "
+                                 "--seed, --per-class, --balance and --categories are then not used")
 
 
 def split_tables(counts: dict, labels, title: str) -> list:
@@ -107,15 +128,15 @@ def run(args: argparse.Namespace) -> int:
 
             result = build_pair3c(args.root, args.out, seed=args.seed, per_class=args.per_class,
                                   max_pixels=args.max_pixels, manifest=args.manifest, progress=progress,
-                                  workers=args.workers)
+                                  workers=args.workers, prompt_version=args.prompt_version)
             labels, title = PAIR3C_LABELS, "Table 1, MVTec-LOCO-AD-Pair3C"
         else:
-            from fadtq.data.build_binary import build_binary
+            from fadtq.data.build_binary import build_binary, training_share
 
             result = build_binary(args.dataset, args.root, args.out, seed=args.seed, per_class=args.per_class,
-                                  max_pixels=args.max_pixels, categories=args.categories, progress=progress,
-                                  workers=args.workers)
-            labels, title = BINARY_LABELS, f"{args.dataset} pairs"
+                                  balance=args.balance, manifest=args.manifest, max_pixels=args.max_pixels,
+                                  categories=args.categories, progress=progress, workers=args.workers)
+            labels, title = BINARY_LABELS, f"{args.dataset}, train {training_share(result.counts):.1%} anomalous"
     except DataError as exc:
         print(f"fadtq build-data: error: {exc}", file=sys.stderr)
         return 2

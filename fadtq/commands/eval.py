@@ -16,18 +16,22 @@ Resumable: rows already in --out are skipped, so re-running the same command aft
 finishes the job. Greedy by default; --temperature > 0 samples.
 
 --model takes a Hugging Face model folder, a hub id (org/name), or a verl checkpoint
-(…/global_step_N/actor), which is merged once into a HF folder by verl's model merger.
+(…/global_step_N/actor), which is merged once into a HF folder by verl's model merger. A checkpoint
+root (the run's trainer.default_local_dir, e.g. checkpoints/fadtq/fadtq_qwen2_5_vl_3b) or <root>/latest
+means its latest saved step, read from verl's latest_checkpointed_iteration.txt there.
 
 examples:
   fadtq eval --model Qwen/Qwen2.5-VL-7B-Instruct --data data/pair3c/test.parquet --backend vllm --out runs/qwen7b.jsonl
-  fadtq eval --model checkpoints/fadtq/gpg/global_step_190/actor --data data/pair3c/test.parquet --out runs/fadtq.jsonl
+  fadtq eval --model checkpoints/fadtq/fadtq_qwen2_5_vl_3b/latest --data data/pair3c/test.parquet --out runs/fadtq.jsonl
+  fadtq eval --model checkpoints/fadtq/gpg_no_tq_qwen2_5_vl_3b/global_step_100/actor --data data/pair3c/test.parquet --out runs/gpg_100.jsonl
   fadtq eval --model models/tiny --data data/pair3c/test.parquet --backend hf --limit 8 --out runs/tiny.jsonl
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True,
-                        help="HF model folder, hub id, or verl checkpoint (…/global_step_N/actor)")
+                        help="HF model folder, hub id, verl checkpoint (…/global_step_N/actor), or a checkpoint "
+                             "root / <root>/latest (its latest saved step)")
     parser.add_argument("--data", required=True, help="test parquet written by `fadtq build-data`")
     parser.add_argument("--out", required=True, help="predictions JSONL (appended to; rows already there are skipped)")
     parser.add_argument("--backend", choices=["vllm", "hf"], default="vllm",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from fadtq.data.prompt import PAIR3C_OPTIONS, question_text
+
 NAME = "judge-check"
 HELP = "send three known reasoning texts to a judge server and print the scores and latency"
 DESCRIPTION = """\
@@ -25,9 +27,7 @@ examples:
   fadtq judge-check --url 127.0.0.1:8901          # the CPU judge: python -m fadtq.offline.judge_server
 """
 
-QUESTION = ("Product: breakfast box. The first image is a reference image known to be normal; the second image "
-            "is a test image of the same product.\nWhich option describes the test image?\nA) normal\n"
-            "B) structural anomaly\nC) logical anomaly")
+QUESTION = question_text("breakfast_box", PAIR3C_OPTIONS)  # what the policy is asked, as the reward sends it
 SAMPLES = (
     ("concise, compares", "The reference has two tangerines on the left; the test image has three. An extra fruit "
                           "breaks the content rule, so this is a logical anomaly.", "C"),

@@ -1,10 +1,18 @@
 """MVTec-AD and VisA as reference/test pair sets with a binary question (normal vs anomalous).
 
-Same row contract and protocol as Pair3C: from each category's official test split, ``per_class``
-normal and ``per_class`` anomalous images (seeded) become training pairs, the rest test pairs.
-Both sets lack a validation split, so the category's normal training images are split in two
-halves: references for training pairs come from the first, for test pairs from the second, and
-no reference is shared between the splits.
+Both sets lack a validation split, so each category's normal training images are split in two
+halves: the first serves the training pairs, the second the test pairs' references, and no image
+is used by both splits. Two ways to draw the training pairs (``--balance``):
+
+- ``balanced`` (default; Pair3C's protocol): from the category's official test split,
+  ``per_class`` normal and ``per_class`` anomalous images (seeded) become training pairs, the rest
+  test pairs.
+- ``natural``: training pairs at the dataset's own defect share (LR-IAD's class-imbalance setting,
+  see :func:`sample_natural_binary_pairs`): ``per_class`` anomalous test images plus normal images
+  from the first half of the normal training images; the whole official test split except those
+  anomalous images is the test set.
+
+Layouts:
 
 - MVTec-AD: ``<root>/<category>/{train/good, test/<defect or good>}/NNN.png`` (15 categories).
 - VisA: ``<root>/split_csv/1cls.csv`` (object, split, label, image, mask) with images under
@@ -14,9 +22,13 @@ no reference is shared between the splits.
 from __future__ import annotations
 
 import csv
+import math
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
 
 from fadtq.data.errors import DataError
 from fadtq.data.loco_layout import list_images
@@ -30,12 +42,60 @@ VISA_CATEGORIES = ("candle", "capsules", "cashew", "chewinggum", "fryum", "macar
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
+class OfficialCounts(NamedTuple):
+    train_normal: int  # normal training images (MVTec-AD train/good; VisA 1cls.csv split=train)
+    test_normal: int
+    test_anomalous: int
+
+    @property
+    def total(self) -> int:
+        return self.train_normal + self.test_normal + self.test_anomalous
+
+
+#: MVTec-AD's archive per category (the dataset paper's Table 1): 3,629 + 467 normal, 1,258 defective.
+MVTEC_AD_OFFICIAL_COUNTS: dict[str, OfficialCounts] = {
+    "bottle": OfficialCounts(209, 20, 63), "cable": OfficialCounts(224, 58, 92),
+    "capsule": OfficialCounts(219, 23, 109), "carpet": OfficialCounts(280, 28, 89),
+    "grid": OfficialCounts(264, 21, 57), "hazelnut": OfficialCounts(391, 40, 70),
+    "leather": OfficialCounts(245, 32, 92), "metal_nut": OfficialCounts(220, 22, 93),
+    "pill": OfficialCounts(267, 26, 141), "screw": OfficialCounts(320, 41, 119),
+    "tile": OfficialCounts(230, 33, 84), "toothbrush": OfficialCounts(60, 12, 30),
+    "transistor": OfficialCounts(213, 60, 40), "wood": OfficialCounts(247, 19, 60),
+    "zipper": OfficialCounts(240, 32, 119),
+}
+#: VisA's split_csv/1cls.csv per object: 8,659 + 962 normal, 1,200 anomalous (10,821 images).
+VISA_OFFICIAL_COUNTS: dict[str, OfficialCounts] = {
+    "candle": OfficialCounts(900, 100, 100), "capsules": OfficialCounts(542, 60, 100),
+    "cashew": OfficialCounts(450, 50, 100), "chewinggum": OfficialCounts(453, 50, 100),
+    "fryum": OfficialCounts(450, 50, 100), "macaroni1": OfficialCounts(900, 100, 100),
+    "macaroni2": OfficialCounts(900, 100, 100), "pcb1": OfficialCounts(904, 100, 100),
+    "pcb2": OfficialCounts(901, 100, 100), "pcb3": OfficialCounts(905, 101, 100),
+    "pcb4": OfficialCounts(904, 101, 100), "pipe_fryum": OfficialCounts(450, 50, 100),
+}
+
+
+def defect_share(counts: dict[str, OfficialCounts]) -> float:
+    """The dataset's share of defective images, ``Σ test_anomalous / Σ total`` over its categories."""
+    return sum(c.test_anomalous for c in counts.values()) / sum(c.total for c in counts.values())
+
+
+#: ``--balance natural``'s target share of anomalous training pairs, per dataset: MVTec-AD
+#: 1,258 / 5,354 = 23.50 % (LR-IAD quotes 23.8 %), VisA 1,200 / 10,821 = 11.09 % (LR-IAD: 11.1 %).
+NATURAL_DEFECT_SHARE: dict[str, float] = {"mvtec-ad": defect_share(MVTEC_AD_OFFICIAL_COUNTS),
+                                          "visa": defect_share(VISA_OFFICIAL_COUNTS)}
+#: ``--balance`` choices: 50/50 training pairs per category, or the dataset's own defect share.
+BALANCES = ("balanced", "natural")
+#: Stream index of the natural split's normal training images (0 and 1 are the labels' streams,
+#: 1000 the references').
+_NATURAL_NORMAL_STREAM = 2
+
+
 @dataclass(frozen=True)
 class BinaryCategory:
     name: str
     references: tuple[str, ...]  # normal training images, relative to root
     test: dict[str, tuple[str, ...]]  # "normal" / "anomalous" -> relative paths
-    defect_of: dict[str, str]  # test image -> defect type ("good" for normal)
+    defect_of: dict[str, str]  # test or reference image -> defect type ("good" for normal)
     source: str = ""  # where the test images are listed (for messages)
 
 
@@ -54,7 +114,7 @@ def scan_mvtec_ad(root, categories=MVTEC_AD_CATEGORIES) -> dict[str, BinaryCateg
             if not folder.is_dir():
                 raise DataError(f"{folder}: folder missing — {_MVTEC_FIX}")
         refs = list_images(root, train, IMAGE_SUFFIXES, _MVTEC_FIX)
-        defect_of, by_label = {}, {NORMAL: [], ANOMALOUS: []}
+        defect_of, by_label = dict.fromkeys(refs, "good"), {NORMAL: [], ANOMALOUS: []}
         for defect_dir in sorted(p for p in test.iterdir() if p.is_dir() and not p.name.startswith(".")):
             for rel in list_images(root, defect_dir, IMAGE_SUFFIXES, _MVTEC_FIX):
                 defect_of[rel] = defect_dir.name
@@ -94,6 +154,7 @@ def scan_visa(root, categories=None) -> dict[str, BinaryCategory]:
             is_normal = label.strip().lower() == "normal"
             if split == "train" and is_normal:
                 entry["refs"].append(image)
+                entry["defect"][image] = "good"
             elif split == "test":
                 entry[NORMAL if is_normal else ANOMALOUS].append(image)
                 entry["defect"][image] = "good" if is_normal else "anomaly"  # 1cls.csv names no defect type
@@ -116,20 +177,101 @@ def scan_visa(root, categories=None) -> dict[str, BinaryCategory]:
     return scanned
 
 
-def sample_binary_pairs(categories: dict[str, BinaryCategory], seed: int = 42, per_class: int = 20) -> list[Pair]:
-    """Deterministic in ``seed`` (see :func:`fadtq.data.pairs.sample_pairs`); a category's streams are
-    keyed by a checksum of its name. References: the first half of the normal training images for
-    training pairs, the second half for test pairs, so no reference serves both splits."""
-    references = {}
+def _reference_halves(categories: dict[str, BinaryCategory], at_least: int = 2) -> dict[str, dict[str, tuple]]:
+    """Per category: the first half of its normal training images for the training split, the
+    second half for the test split."""
+    halves = {}
     for name, category in categories.items():
-        if len(category.references) < 2:
+        if len(category.references) < at_least:
             raise DataError(f"{category.source or name}: {name} has {len(category.references)} normal training "
-                            "image(s); two or more are needed for disjoint train/test references — restore them")
+                            f"image(s); {at_least} or more are needed for disjoint train/test images — restore them")
         half = len(category.references) // 2
-        references[name] = {TRAIN: category.references[:half], TEST: category.references[half:]}
-    return sample_pairs({name: c.test for name, c in categories.items()}, references, BINARY_LABELS, seed, per_class,
-                        stream_key=lambda name: zlib.crc32(name.encode()),
+        halves[name] = {TRAIN: category.references[:half], TEST: category.references[half:]}
+    return halves
+
+
+def sample_binary_pairs(categories: dict[str, BinaryCategory], seed: int = 42, per_class: int = 20) -> list[Pair]:
+    """The balanced split. Deterministic in ``seed`` (see :func:`fadtq.data.pairs.sample_pairs`); a
+    category's streams are keyed by a checksum of its name. References: the first half of the
+    normal training images for training pairs, the second half for test pairs."""
+    return sample_pairs({name: c.test for name, c in categories.items()}, _reference_halves(categories),
+                        BINARY_LABELS, seed, per_class, stream_key=lambda name: zlib.crc32(name.encode()),
                         folder_of=lambda name, label: categories[name].source or name)
+
+
+def natural_counts(per_class: int, share: float, normal_pool: int) -> tuple[int, int]:
+    """``(anomalous, normal)`` training images of one category at defect share s (``share``): ``per_class``
+    anomalous and ``⌊per_class·(1−s)/s + ½⌋`` normal ones, so the anomalous count is within
+    ``s/2 < 1`` image of ``s·total``. Where ``normal_pool`` cannot supply that many normal images,
+    the largest smaller anomalous count that it can (the share stays; only the set shrinks)."""
+    def normal_for(anomalous: int) -> int:
+        return math.floor(anomalous * (1.0 - share) / share + 0.5)
+
+    anomalous = per_class
+    while anomalous > 0 and normal_for(anomalous) > normal_pool:
+        anomalous -= 1
+    return anomalous, normal_for(anomalous)
+
+
+def sample_natural_binary_pairs(categories: dict[str, BinaryCategory], share: float, seed: int = 42,
+                                per_class: int = 20) -> list[Pair]:
+    """The natural split: each category's training pairs are ``share`` anomalous (± one image).
+
+    ``share`` is the *dataset-level* share of defective images (:data:`NATURAL_DEFECT_SHARE`), the
+    same for every category, rather than each category's own share. Why: it is the figure LR-IAD's
+    class-imbalance argument rests on, so the pooled training set has that imbalance and the
+    focal reward's class weight is one predictable number (``f_anomalous = 1/(2s)``: 2.1 for MVTec-AD,
+    4.5 for VisA). The per-category shares (MVTec-AD: 12.8 % transistor to 32.5 % pill) reflect how
+    many defects the dataset's authors collected per product, not how often products fail, and the
+    question names the product, so they would hand the policy a per-product prior to exploit.
+
+    Per category (streams keyed like :func:`sample_binary_pairs`'s, so a subset of categories gets
+    the same pairs as the full build):
+
+    - anomalous: ``per_class`` official test images (the balanced split's stream and draw, so the
+      same images whenever the count is ``per_class``); the rest are test pairs;
+    - normal: ``⌊per_class·(1−s)/s + ½⌋`` images of the first half of the normal training images
+      (:func:`natural_counts`; categories too small for that get fewer anomalous images instead);
+      every official normal *test* image stays a test pair;
+    - references: training pairs from the first half (never the pair's own image), test pairs from
+      the second half — so no image serves both splits.
+    """
+    if per_class < 1:
+        raise DataError(f"--per-class {per_class}: must be at least 1 — it is the number of anomalous training "
+                        "images per category (default 20)")
+    halves = _reference_halves(categories, at_least=4)  # ≥ 2 training-side images: a reference besides the image
+    pairs: list[Pair] = []
+    for name in sorted(categories):
+        category, key = categories[name], zlib.crc32(name.encode())
+        train_side, test_references = halves[name][TRAIN], halves[name][TEST]
+        anomalous = category.test[ANOMALOUS]
+        if len(anomalous) < per_class:
+            raise DataError(f"{category.source or name}: only {len(anomalous)} anomalous images of {name}, fewer "
+                            f"than --per-class {per_class} — lower --per-class or restore the missing images")
+        n_anomalous, n_normal = natural_counts(per_class, share, len(train_side))
+        if n_anomalous == 0:
+            raise DataError(f"{category.source or name}: {name}'s {len(train_side)} training-side normal images "
+                            f"cannot hold one anomalous image at a {share:.1%} defect share — restore its normal "
+                            "training images or use --balance balanced")
+        chosen = set(np.random.default_rng([seed, key, BINARY_LABELS.index(ANOMALOUS)])
+                     .choice(len(anomalous), n_anomalous, replace=False).tolist())
+        normal_indices = sorted(np.random.default_rng([seed, key, _NATURAL_NORMAL_STREAM])
+                                .choice(len(train_side), n_normal, replace=False).tolist())
+        reference_stream = np.random.default_rng([seed, key, 1000])
+
+        def training_reference(own: int | None = None) -> str:
+            """A training-side image other than the pair's own (index ``own``)."""
+            i = int(reference_stream.integers(len(train_side) - (own is not None)))
+            return train_side[i + 1 if own is not None and i >= own else i]
+
+        def test_reference() -> str:
+            return test_references[int(reference_stream.integers(len(test_references)))]
+
+        pairs += [Pair(TRAIN, name, NORMAL, train_side[i], training_reference(own=i), seed) for i in normal_indices]
+        pairs += [Pair(TEST, name, NORMAL, image, test_reference(), seed) for image in category.test[NORMAL]]
+        pairs += [Pair(TRAIN, name, ANOMALOUS, image, training_reference(), seed) if i in chosen
+                  else Pair(TEST, name, ANOMALOUS, image, test_reference(), seed) for i, image in enumerate(anomalous)]
+    return pairs
 
 
 def binary_counts(pairs: list[Pair]) -> dict:

@@ -10,7 +10,7 @@ from fadtq.data.images import DEFAULT_MAX_PIXELS, MIN_PIXELS
 from fadtq.data.loco_layout import LOCO_CATEGORIES, scan_loco
 from fadtq.data.pair3c_split import sample_pair3c, table1_counts
 from fadtq.data.pairs import TRAIN, Pair, read_manifest
-from fadtq.data.prompt import PAIR3C_OPTIONS, PROMPT_VERSION
+from fadtq.data.prompt import DEFAULT_PAIR3C_WORDING, PAIR3C_OPTIONS, pair3c_prompt_version
 from fadtq.labels import LOCO_FOLDER_TO_LABEL, PAIR3C_LABELS
 
 DATA_SOURCE = "mvtec_loco_pair3c"
@@ -45,13 +45,21 @@ def check_pair3c_manifest(pairs: list[Pair], manifest) -> None:
 
 
 def build_pair3c(root, out_dir, *, seed: int = 42, per_class: int = 40, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 manifest=None, progress: bool = True, workers: int = 4) -> BuildResult:
+                 manifest=None, progress: bool = True, workers: int = 4,
+                 prompt_version: str = DEFAULT_PAIR3C_WORDING) -> BuildResult:
     """Scan ``root``, sample (or read ``manifest``), and write train/test parquet + manifest + summary.
 
     With ``manifest`` the pairs are exactly those listed, in that order, and ``seed`` and
     ``per_class`` are not used. ``result.counts`` is Table 1: ``counts[split][category][label]``.
+    ``prompt_version`` is a wording (``paper``, the default, or ``loco``; see ``fadtq.data.prompt``)
+    or a Pair3C version id; every row and the summary record the version id. The split does not
+    depend on it.
     """
     root = Path(root)
+    try:
+        version = pair3c_prompt_version(prompt_version)
+    except ValueError as exc:
+        raise DataError(f"--prompt-version: {exc}") from None
     if max_pixels < MIN_PIXELS:
         raise DataError(f"--max-pixels {max_pixels}: below Qwen2.5-VL's minimum of {MIN_PIXELS} — use a larger value")
     if manifest is not None:
@@ -69,7 +77,7 @@ def build_pair3c(root, out_dir, *, seed: int = 42, per_class: int = 40, max_pixe
     counts = table1_counts(pairs)
     return write_pair_dataset(
         pairs, root, Path(out_dir), max_pixels=max_pixels, options=PAIR3C_OPTIONS, data_source=DATA_SOURCE,
-        counts=counts, progress=progress, workers=workers,
+        counts=counts, progress=progress, workers=workers, row_extra=lambda pair: {"prompt_version": version},
         summary_extra={"seed": pairs[0].seed, "per_class": per_class, "from_manifest": manifest is not None,
-                       "prompt_version": PROMPT_VERSION, "matches_paper_table1": matches_paper_table1(counts)},
+                       "prompt_version": version, "matches_paper_table1": matches_paper_table1(counts)},
     )

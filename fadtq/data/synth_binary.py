@@ -4,6 +4,9 @@
   ``<category>/ground_truth/<defect>/NNN_mask.png``.
 - VisA: ``<object>/Data/Images/{Normal,Anomaly}/*.JPG``, ``<object>/Data/Masks/Anomaly/*.png`` and
   ``split_csv/1cls.csv`` (columns object, split, label, image, mask; labels normal / anomaly).
+
+With ``official_counts=True`` each category gets its official numbers of images
+(``fadtq.data.binary_sets.*_OFFICIAL_COUNTS``) instead of the few of the ``n_*`` arguments.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from fadtq.data.binary_sets import MVTEC_AD_OFFICIAL_COUNTS, VISA_OFFICIAL_COUNTS
 
 
 def _image(seed: int, defect: bool, size=(96, 96)) -> tuple[Image.Image, Image.Image | None]:
@@ -32,11 +37,20 @@ def _image(seed: int, defect: bool, size=(96, 96)) -> tuple[Image.Image, Image.I
 
 
 def make_synthetic_mvtec_ad(out: Path, categories=("bottle", "cable"), n_train=6, n_good=4, defects=("crack", "scratch"),
-                            n_defect=3) -> Path:
+                            n_defect=3, official_counts: bool = False) -> Path:
+    """``n_defect`` images per defect folder; with ``official_counts`` the category's defective test
+    images are spread over the ``defects`` folders (the first folders take the remainder)."""
     out = Path(out)
     for c, name in enumerate(categories):
+        if official_counts:
+            counts = MVTEC_AD_OFFICIAL_COUNTS[name]
+            n_train, n_good = counts.train_normal, counts.test_normal
+            per_folder = [counts.test_anomalous // len(defects) + (k < counts.test_anomalous % len(defects))
+                          for k in range(len(defects))]
+        else:
+            per_folder = [n_defect] * len(defects)
         for folder, n, defect in [("train/good", n_train, False), ("test/good", n_good, False),
-                                  *[(f"test/{d}", n_defect, True) for d in defects]]:
+                                  *[(f"test/{d}", n_d, True) for d, n_d in zip(defects, per_folder)]]:
             (out / name / folder).mkdir(parents=True, exist_ok=True)
             for i in range(n):
                 image, mask = _image(zlib.crc32(f"{c}/{folder}/{i}".encode()), defect)
@@ -48,10 +62,13 @@ def make_synthetic_mvtec_ad(out: Path, categories=("bottle", "cable"), n_train=6
     return out
 
 
-def make_synthetic_visa(out: Path, objects=("candle", "pcb1"), n_train=6, n_test_normal=4, n_anomaly=5) -> Path:
+def make_synthetic_visa(out: Path, objects=("candle", "pcb1"), n_train=6, n_test_normal=4, n_anomaly=5,
+                        official_counts: bool = False) -> Path:
     out = Path(out)
     rows = []
     for o, obj in enumerate(objects):
+        if official_counts:
+            n_train, n_test_normal, n_anomaly = VISA_OFFICIAL_COUNTS[obj]
         for kind, split, n in (("Normal", "train", n_train), ("Normal", "test", n_test_normal),
                                ("Anomaly", "test", n_anomaly)):
             folder = out / obj / "Data" / "Images" / kind

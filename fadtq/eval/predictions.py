@@ -13,6 +13,9 @@ A line, as written by ``fadtq eval`` (only the first four fields are required to
     response        str    the raw generated text
     model, backend, prompt_version, data_source, options, sampling
 
+A line that kept its ``response`` and ``options`` is scored by reading the response again with the
+shared answer matcher (the reward's); a ``pred`` that differs is replaced and counted.
+
 Reading never crashes and never silently drops a row: broken lines, duplicate ids, unknown labels
 or predictions, rows that disagree with the test set, rows missing from it and rows not in it are
 counted (with the first line numbers) and the report shows the counts. With the test set given,
@@ -44,6 +47,7 @@ ISSUE_TEXT = {
     "mismatched_rows": "rows whose category or label differ from the test set (test set used)",
     "extra_rows": "rows not in the test set (skipped)",
     "missing_rows": "missing rows (test rows without a prediction; scored as unparsable)",
+    "repredicted": "predictions re-read from the response by the current answer matcher (the file's pred differed)",
 }
 
 
@@ -87,11 +91,23 @@ def make_record(*, index: int, category: str, label: str, response: str, options
     parsed = parse_response(response)
     return {
         "index": int(index), "category": category, "label": label,
-        "pred": answer_to_label(parsed.answer, options), "answer": parsed.answer, "well_formed": parsed.well_formed,
+        "pred": predicted_label(response, options), "answer": parsed.answer, "well_formed": parsed.well_formed,
         "think_words": think_word_count(parsed.think), "truncated": truncated, "response": response,
         "model": model, "backend": backend, "prompt_version": prompt_version, "data_source": data_source,
         "options": dict(options), "sampling": sampling or {},
     }
+
+
+def predicted_label(response, options) -> str | None:
+    """The class the shared answer matcher (the reward's, ``fadtq.rewards.parsing``) reads from a
+    raw ``response`` given the row's ``options`` (letter -> class)."""
+    return answer_to_label(parse_response(response).answer, options)
+
+
+def _rereadable(record: dict) -> bool:
+    """A record whose prediction can be re-read: it kept its raw response and its options."""
+    options = record.get("options")
+    return isinstance(record.get("response"), str) and isinstance(options, dict) and bool(options)
 
 
 @dataclass
@@ -219,6 +235,12 @@ def read_predictions(path, test: GroundTruth | None = None, classes=None) -> Pre
             [r.get("options") for r in records.values()], [r["label"] for r in records.values()])
     classes = tuple(classes)
     for record in records.values():
+        # One matcher for every report: a file written before a matcher change is scored as it reads now.
+        if _rereadable(record):
+            pred = predicted_label(record["response"], record["options"])
+            if pred != record["pred"]:
+                count("repredicted", record["_line"])
+                record["pred"] = pred
         if record["pred"] is not None and record["pred"] not in classes:
             count("unknown_predictions", record["_line"])
             record["pred"] = None

@@ -79,9 +79,9 @@ def markdown_table(runs: list[Run]) -> str:
         cells = []
         for c in categories:
             entry = run.summary.per_category.get(c)
-            cells.append(f"{_pct(entry['accuracy'])} | {entry['balance_score']:.3f}" if entry else "– | –")
+            cells.append(f"{_pct(entry['accuracy'])} | {_pct(entry['balance_score'])}" if entry else "– | –")
         lines.append(f"| {run.name} | " + " | ".join(cells)
-                     + f" | {_pct(run.summary.accuracy)} | {run.summary.balance_score:.3f} |")
+                     + f" | {_pct(run.summary.accuracy)} | {_pct(run.summary.balance_score)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -119,8 +119,8 @@ def latex_table(runs: list[Run]) -> str:
         cells = []
         for c in categories:
             entry = run.summary.per_category.get(c)
-            cells.append(f"{_pct(entry['accuracy'])} & {entry['balance_score']:.3f}" if entry else "-- & --")
-        cells.append(f"{_pct(run.summary.accuracy)} & {run.summary.balance_score:.3f}")
+            cells.append(f"{_pct(entry['accuracy'])} & {_pct(entry['balance_score'])}" if entry else "-- & --")
+        cells.append(f"{_pct(run.summary.accuracy)} & {_pct(run.summary.balance_score)}")
         lines.append(f"{latex_escape(run.name)} & " + " & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
     return "\n".join(lines) + "\n"
@@ -148,7 +148,7 @@ def plot_confusion(run: Run, path: Path) -> None:
         ax.text(j, i, str(m[i, j]), ha="center", va="center", color="white" if m[i, j] > threshold else "black")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"{run.name}\nacc {_pct(run.summary.accuracy)}%, BS {run.summary.balance_score:.3f}", fontsize=9)
+    ax.set_title(f"{run.name}\nacc {_pct(run.summary.accuracy)}%, BS {_pct(run.summary.balance_score)}%", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -239,7 +239,7 @@ figure {{ display: inline-block; margin: 0 4px 0 0; text-align: center; font-siz
 .ok {{ color: green; }} .bad {{ color: #b00; }} .muted {{ color: #888; }} label {{ margin-right: 1em; }}
 </style></head>
 <body><h1>Sample pairs: {html.escape(run.name)}</h1>
-<p>Accuracy {_pct(run.summary.accuracy)}% over {run.summary.pairs} pairs, Balance Score {run.summary.balance_score:.3f};
+<p>Accuracy {_pct(run.summary.accuracy)}% over {run.summary.pairs} pairs, Balance Score {_pct(run.summary.balance_score)}%;
 up to {per_group} answered pairs per category and true class are shown ({len(frame)} rows).
 Input: {html.escape(run.file.describe_issues())}.</p>
 <p>{select("category", "category", sorted(set(frame["category"])))}
@@ -306,7 +306,7 @@ def write_report(prediction_files, out_dir, data=None, per_group: int = 12) -> d
         images = {int(info["index"]): list(pair) for info, pair in zip(test_frame["extra_info"], test_frame["images"])}
     files = {"markdown": out / "table.md", "latex": out / "table.tex", "bars": out / "accuracy_by_category.png",
              "metrics": out / "metrics.json"}
-    note = ("Acc = micro accuracy (%) over all pairs of the category / test set; BS = Balance Score "
+    note = ("Acc = micro accuracy (%) over all pairs of the category / test set; BS = Balance Score (%, as the paper's Table 2) "
             "H(p)/log K of the predicted classes (unparsable answers are no class; their share is below). "
             "Unparsable and missing answers count as wrong.")
     files["markdown"].write_text(f"{markdown_table(runs)}\n{note}\n\n{details_table(runs)}", encoding="utf-8")

@@ -9,7 +9,8 @@ appended and flushed, so an interrupted run loses at most one batch.
 
 ``model`` may be a Hugging Face folder, a hub id, or a verl checkpoint (``…/global_step_N/actor``
 or ``…/global_step_N``), which is merged into a Hugging Face folder once through verl's own model
-merger (``python -m verl.model_merger merge``).
+merger (``python -m verl.model_merger merge``). A checkpoint root (verl's ``trainer.default_local_dir``)
+or ``<root>/latest`` stands for the step its tracker file names.
 """
 
 from __future__ import annotations
@@ -102,9 +103,48 @@ def merge_checkpoint(checkpoint: Path, target: Path, trust_remote_code: bool = F
     return target
 
 
-def resolve_model(model: str | Path, cache_dir: Path, trust_remote_code: bool = False) -> tuple[str, str]:
-    """``(what to load, display name)`` for a HF folder, a hub id, or a verl checkpoint."""
+# verl's trainer rewrites this after every completed save, in trainer.default_local_dir, with the step
+# number alone (trainer/ppo/v1/trainer_base.py `_save_checkpoint`; verl's resume reads it the same way).
+VERL_CHECKPOINT_TRACKER = "latest_checkpointed_iteration.txt"
+
+
+def resolve_latest_checkpoint(model: str | Path) -> Path | None:
+    """``<root>/latest`` or ``<root>`` (a verl checkpoint root) → ``<root>/global_step_N/actor``, N read
+    from verl's tracker file; None when ``model`` is neither, so it is resolved as given. Pure path logic."""
     path = Path(model)
+    if path.name == "latest" and not path.exists():
+        root = path.parent
+        if not root.is_dir():
+            if HUB_ID.match(str(model)):
+                return None  # org/latest: a hub id
+            raise EvalInputError(f"{model}: no folder {root} — point --model at <trainer.default_local_dir>/latest")
+    elif path.is_dir() and (path / VERL_CHECKPOINT_TRACKER).is_file():
+        root = path
+    else:
+        return None
+    tracker = root / VERL_CHECKPOINT_TRACKER
+    if not tracker.is_file():
+        raise EvalInputError(f"{tracker}: not found — {root} is not a verl checkpoint root (trainer.default_local_dir, "
+                             "where verl writes it after each save), or no save finished yet; pass "
+                             "…/global_step_N/actor instead")
+    text = tracker.read_text(encoding="utf-8", errors="replace").strip()
+    if not (text.isascii() and text.isdigit()):
+        raise EvalInputError(f"{tracker}: holds {text[:40]!r}, not a step number — pass …/global_step_N/actor instead")
+    step = int(text)
+    actor = root / f"global_step_{step}" / "actor"
+    if not actor.is_dir():
+        saved = sorted(int(n) for p in root.glob("global_step_*/actor")
+                       if (n := p.parent.name.removeprefix("global_step_")).isascii() and n.isdigit())
+        raise EvalInputError(f"{actor}: missing, though {tracker.name} names step {step} (an interrupted save or a "
+                             f"removed folder) — steps saved in {root}: {', '.join(map(str, saved)) or 'none'}; "
+                             "pass one as …/global_step_N/actor")
+    return actor
+
+
+def resolve_model(model: str | Path, cache_dir: Path, trust_remote_code: bool = False) -> tuple[str, str]:
+    """``(what to load, display name)`` for a HF folder, a hub id, a verl checkpoint, or a checkpoint
+    root / ``<root>/latest`` (the step verl's tracker names)."""
+    path = resolve_latest_checkpoint(model) or Path(model)
     if path.is_dir() and not (path / "config.json").is_file() and (path / "actor").is_dir():
         path = path / "actor"  # …/global_step_N → its actor
     if path.is_dir() and (path / "config.json").is_file():

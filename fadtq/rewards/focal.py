@@ -10,9 +10,14 @@ reward for critical anomalies; it gives no values and its code repository is emp
   draw those samples anyway; token probabilities of the answer letter would ignore the reasoning
   that produced it). A prompt the policy already solves (p = 1) earns nothing; a hard one the most.
 - ``f`` = a per-class weight of the ground-truth class: by default the "balanced" inverse class
-  frequency of the training set, ``f_c = N / (K·N_c)`` (1 for every class of the balanced Pair3C
-  train split, so there only the (1−p)^γ term acts; larger for the rare defect classes of
-  MVTec-AD / VisA), or configured per class (``fadtq.focal.class_weights``; unlisted classes: 1).
+  frequency of the training set, ``f_c = N / (K·N_c)``, or configured per class
+  (``fadtq.focal.class_weights``; unlisted classes: 1). On a balanced training set — Pair3C (40 per
+  class) and the default MVTec-AD / VisA builds (20/20 per category) — ``f = 1`` for every class,
+  so the reward is only a difficulty bonus ``α·(1−p)^γ``. The rare class gets ``f > 1`` only when
+  the training set is imbalanced, as LR-IAD's is: ``fadtq build-data mvtec-ad|visa --balance
+  natural`` draws anomalous pairs at the dataset's own defect share s
+  (``fadtq.data.binary_sets.NATURAL_DEFECT_SHARE``), so ``f_anomalous = 1/(2s) > 1`` and
+  ``f_normal = 1/(2(1−s)) < 1``.
 - ``α = 1``, ``γ = 2`` by default (γ = 2 is focal loss's usual value); configurable.
 - It is paid only to *correct* rollouts: ``R' = R + r_acc·R_focal`` — rewarding a wrong answer on
   a hard prompt would reward guessing. R' can exceed 3 (by at most α·max f). The group-level

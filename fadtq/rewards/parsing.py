@@ -5,22 +5,18 @@ Shared by the reward and the evaluation, so a prediction is read the same way in
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Mapping
+
+from fadtq.data.prompt import option_texts_of_label
+from fadtq.labels import ANOMALOUS, LOGICAL, NORMAL, STRUCTURAL
 
 _TAG = re.compile(r"</?\s*(think|answer)\s*>", re.IGNORECASE)
 _WELL_FORMED = re.compile(r"\s*<think>(?P<think>.*?)</think>\s*<answer>(?P<answer>.*?)</answer>\s*", re.DOTALL)
 _SPAN = {name: re.compile(rf"<{name}>(.*?)</{name}>", re.DOTALL) for name in ("think", "answer")}
-
-#: An answer longer than this many words is not "an option": it is prose, and not trusted.
-MAX_ANSWER_WORDS = 10
-_NEGATIONS = {"not", "no", "non", "never", "neither", "nor", "without"}
-#: Extra words that name a class besides the label itself.
-_ALIASES = {"normal": ("good",), "anomalous": ("anomaly", "abnormal", "defective")}
-_LETTER_ANSWER = re.compile(
-    r"(?:option|answer|choice)?\s*[(\[]?\s*(?P<letter>[A-Za-z])\s*[)\]]?\s*(?:[.:)\-]\s*(?P<rest>.*))?", re.DOTALL | re.IGNORECASE
-)
 
 
 @dataclass(frozen=True)
@@ -56,42 +52,163 @@ def parse_response(text: str) -> ParsedResponse:
     return ParsedResponse(spans["think"], spans["answer"], well_formed)
 
 
-def _label_words(label: str) -> tuple[str, ...]:
-    return (label.lower(), *_ALIASES.get(label.lower(), ()))
+# --- Answer -> class: template matching against the options the row was built with (paper §2.3) ---
+
+#: The class-word rule (the fallback after the templates) reads answers of at most this many words:
+#: a longer answer that is not an option copied from the prompt is prose, and not trusted.
+MAX_ANSWER_WORDS = 10
+
+#: Words that make an answer hedged or negated ("not normal", "isn't logical", "no structural …").
+_NEGATIONS = frozenset({"not", "no", "non", "never", "neither", "nor", "without", "none", "cannot",
+                        "isn", "isnt", "aren", "doesn", "wasn"})
+#: Words naming a class besides the label itself. Matched longest first, so "no anomaly" is read as
+#: normal (the paper's wording) before its "no" could count as a negation or "anomaly" as anomalous.
+_CLASS_PHRASES = {
+    NORMAL: ("normal", "good", "no anomaly", "no anomalies", "no defect", "no defects", "anomaly free",
+             "defect free"),
+    ANOMALOUS: ("anomalous", "anomaly", "anomalies", "abnormal", "defective"),
+    STRUCTURAL: ("structural",),
+    LOGICAL: ("logical",),
+}
+#: Words after which a standalone "a" is still the option letter, not the article ("A or B").
+_CONJUNCTIONS = frozenset({"or", "and", "nor", "vs", "versus"})
+
+#: Punctuation NFKC leaves alone: the Chinese full stop, enumeration comma and corner brackets.
+_CJK_PUNCTUATION = str.maketrans({"。": ".", "、": ",", "【": "[", "】": "]", "「": '"', "」": '"', "『": '"',
+                                  "』": '"'})
+_MARKDOWN = re.compile(r"[*_`#~>|]")
+_BOXED = re.compile(r"\\boxed\s*\{(?P<inner>[^{}]*)\}")
+_LEAD_IN = re.compile(r"^(?:(?:(?:the|my|final|correct|right|best)\s+)*(?:answer|option|choice)s?(?![^\W_])(?:\s+is)?"
+                      r"|答案是?|选项)\s*[:=\-]?\s*")
+_WORD = re.compile(r"[^\W_]+")
+_SINGLE_LETTER = re.compile(r"(?<![^\W_])(?P<letter>[a-z])(?![^\W_])")
+_DESCRIPTION = re.compile(r"\s*\([^()]*\)")
 
 
-def labels_named(text: str, labels) -> set[str]:
-    """The labels whose word (or alias) occurs as a whole word in ``text``."""
-    words = set(re.findall(r"[a-z]+", text.lower()))
-    return {label for label in labels if words.intersection(_label_words(label))}
+def normalise_answer(text: str) -> str:
+    """The answer as the matcher reads it: NFKC (full-width ``：（）Ｂ`` become ASCII), the Chinese
+    full stop and brackets as ASCII, lower case, ``\\boxed{…}`` unwrapped, markdown marks
+    (``**``, backticks, ``#``) removed, whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", text).translate(_CJK_PUNCTUATION).lower()
+    text = _BOXED.sub(lambda m: m.group("inner"), text)
+    return " ".join(_MARKDOWN.sub(" ", text).split())
+
+
+def strip_lead_in(text: str) -> str:
+    """``the answer is b`` / ``final answer: option c`` / ``答案：b`` -> the part after the lead-in."""
+    while (stripped := _LEAD_IN.sub("", text, count=1)) != text:
+        text = stripped
+    return text
+
+
+def answer_words(text: str) -> tuple[str, ...]:
+    """The words of a normalised text, punctuation dropped: ``c) logical (x, y)`` -> ``c logical x y``."""
+    return tuple(_WORD.findall(text))
+
+
+def without_description(option_text: str) -> str:
+    """An option text without its parenthesised description: ``normal (no anomaly)`` -> ``normal``."""
+    return _DESCRIPTION.sub("", option_text).strip()
+
+
+def option_templates(options: Mapping[str, str]) -> dict[tuple[str, ...], str | None]:
+    """Cached :func:`build_option_templates` (the reward calls the matcher once per rollout)."""
+    return _templates_of(tuple(sorted((str(k).strip().lower(), str(v).strip().lower()) for k, v in options.items())))
+
+
+@functools.lru_cache(maxsize=64)
+def _templates_of(options: tuple[tuple[str, str], ...]) -> dict[tuple[str, ...], str | None]:
+    return build_option_templates(dict(options))
+
+
+def build_option_templates(options: Mapping[str, str]) -> dict[tuple[str, ...], str | None]:
+    """Word sequence -> class, for every way of giving an option as shown in the prompt: the letter
+    alone, letter + option text, option text alone, each with or without the parenthesised
+    description. The texts are those of every known prompt version (``fadtq.data.prompt``): a row of
+    any version (and a prediction file that does not name one) is matched with the texts it showed,
+    and a version's text for a class never names another class, so the others add no ambiguity.
+    A sequence that would mean two classes maps to None."""
+    templates: dict[tuple[str, ...], str | None] = {}
+
+    def add(words: tuple[str, ...], label: str) -> None:
+        templates[words] = label if templates.get(words, label) == label else None
+
+    for letter, label in options.items():
+        letter, label = letter.strip().lower(), label.strip().lower()
+        add((letter,), label)
+        for text in option_texts_of_label(label) or (label,):
+            for variant in (text, without_description(text)):
+                words = answer_words(normalise_answer(variant))
+                add(words, label)
+                add((letter, *words), label)
+    return templates
+
+
+def classes_named(words: tuple[str, ...], labels) -> tuple[set[str], list[str]]:
+    """The classes whose words (``_CLASS_PHRASES``, longest first) occur in ``words``, and the words
+    left over; whole words only (``abnormal`` is not ``normal``, an empty text names nothing)."""
+    phrases = sorted(((tuple(p.split()), label) for label in labels for p in _CLASS_PHRASES.get(label, (label,))),
+                     key=lambda item: -len(item[0]))
+    named, leftover, i = set(), [], 0
+    while i < len(words):
+        for phrase, label in phrases:
+            if words[i:i + len(phrase)] == phrase:
+                named.add(label)
+                i += len(phrase)
+                break
+        else:
+            leftover.append(words[i])
+            i += 1
+    return named, leftover
+
+
+def letters_named(text: str, letters: Mapping[str, str]) -> set[str]:
+    """The classes of the option letters standing alone in a normalised ``text``. A lone ``a``
+    followed by a word is the article (``a structural anomaly``), unless that word is a
+    conjunction (``a or b``)."""
+    named = set()
+    for match in _SINGLE_LETTER.finditer(text):
+        letter = match.group("letter")
+        if letter not in letters:
+            continue
+        if letter == "a":
+            following = re.match(r" ([^\W_]{2,})", text[match.end():])
+            if following and following.group(1) not in _CONJUNCTIONS:
+                continue
+        named.add(letters[letter])
+    return named
 
 
 def answer_to_label(answer: str | None, options: Mapping[str, str]) -> str | None:
-    """Map an answer span to exactly one class label, or None.
+    """Map an answer span to exactly one class label, or None (paper §2.3: template matching).
 
-    Accepted: the option letter (``B``, ``(B)``, ``B.``, ``Option B``, ``B: structural`` — a class
-    word after the letter must agree with it) or one class word in any case (``Structural anomaly``).
-    Rejected: empty, two classes (``structural or logical``), two letters, negations
-    (``not normal``), prose longer than ``MAX_ANSWER_WORDS`` words. There is no substring matching:
-    an empty string would be a substring of every label.
+    1. Normalise (case, full-width and Chinese punctuation, markdown, ``\\boxed{}``) and drop a
+       lead-in (``Answer:``, ``The answer is``, ``Final answer: Option``, ``答案：``).
+    2. Template: the words, punctuation ignored, equal one option as the prompt shows it (letter,
+       letter + text, text; with or without the description; see :func:`option_templates`).
+    3. Otherwise class words, for answers of at most ``MAX_ANSWER_WORDS`` words: the option letters
+       and class words named (``structural``, ``Normal (no anomaly)``, ``B: structural``) must be
+       exactly one class, and no negation may remain (``not normal``, ``no structural damage``).
+
+    Rejected: empty, two classes (``structural or logical``), two letters (``B or C``, ``BC``),
+    a letter and a word that disagree (``B: logical``), a negated class, longer prose. There is no
+    substring matching: an empty string would be a substring of every label.
     """
     if not isinstance(answer, str) or not options:
         return None
-    text = answer.strip()
-    if not text or len(text.split()) > MAX_ANSWER_WORDS:
-        return None
     # A parquet struct column fills options a row lacks with None (binary rows next to 3-class rows).
-    letters = {str(k).strip().upper(): str(v).strip().lower() for k, v in options.items() if v is not None}
-    labels = set(letters.values())
-    match = _LETTER_ANSWER.fullmatch(text)
-    if match and match.group("letter").upper() in letters:
-        label = letters[match.group("letter").upper()]
-        rest = (match.group("rest") or "").strip()
-        if rest and (labels_named(rest, labels) - {label} or set(re.findall(r"[a-z]+", rest.lower())) & _NEGATIONS):
-            return None
-        return label
-    words = set(re.findall(r"[a-z]+", text.lower()))
-    if words & _NEGATIONS:
+    letters = {str(k).strip().lower(): str(v).strip().lower() for k, v in options.items() if v is not None}
+    text = strip_lead_in(normalise_answer(answer))
+    words = answer_words(text)
+    if not words:
         return None
-    named = labels_named(text, labels)
+    template_label = option_templates(letters).get(words)
+    if template_label is not None:
+        return template_label
+    if len(words) > MAX_ANSWER_WORDS:
+        return None
+    named, leftover = classes_named(words, set(letters.values()))
+    if _NEGATIONS.intersection(leftover):
+        return None
+    named |= letters_named(text, letters)
     return named.pop() if len(named) == 1 else None

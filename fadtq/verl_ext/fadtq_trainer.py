@@ -1,16 +1,25 @@
 """The ``fadtq_sync`` trainer mode: verl's V1 sync trainer plus what FAD-TQ needs each step.
 
+- Runs verl's sync path. verl 0.9.1 compares the mode *name* with ``"sync"`` (replay buffer,
+  gen_batch_size, TransferQueue payloads and checkpoint dumps); under any other name a
+  ``PPOTrainerSync`` subclass would get the async replay buffer, which evicts and refills prompt
+  groups with a failed session instead of stopping. So the mode verl's trainer reads is ``"sync"``.
 - Logs the reward's sub-scores, which verl 0.9.1 keeps per sample but never logs in training:
   ``reward/{score,r_format,r_acc,r_tq,r_conc,r_rel}/mean``, ``reward/judge_calls`` (share of rollouts
-  sent to the judge), ``reward/judge_fail_rate`` (failed / sent), ``reward/judge_latency_s/mean``.
+  sent to the judge), ``reward/judge_fail_rate`` (failed / sent), ``reward/judge_latency_s/mean``;
+  and stops the run when the judge keeps failing (``fadtq.judge_max_fail_rate``, ``fadtq.judge_fail_patience``).
 - Logs the estimator's group statistics (``fadtq_gpg/alpha``, ``fadtq_gpg/zero_variance_group_share``).
 - Applies LR-IAD's focal reward (``fadtq.focal.enable``) at the group level before the advantage.
+- Skips the old-log-prob forward pass for the ratio-free ``gpg`` loss (``fadtq.skip_old_log_prob``).
+- Keeps the metrics history of a resumed run (verl's file logger truncates its file).
 - Adds the sub-scores and the advantage to the rollout dump (``trainer.rollout_data_dir``).
-
-Importing this module imports verl's trainer (seconds); ``fadtq.verl_ext.trainer_mode`` decides when.
 """
 
 from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,8 +30,16 @@ from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from verl.workers.utils.padding import response_to_nested
 
+from fadtq.judge.health import JudgeFailureGuard, JudgeUnhealthy
 from fadtq.rewards.focal import balanced_class_weights, focal_bonus
 from fadtq.verl_ext import estimators
+
+MODE_NAME = "fadtq_sync"
+#: The mode name verl's trainer compares against; ours must take every one of its branches.
+VERL_SYNC_MODE = "sync"
+METRICS_FILE_ENV = "VERL_FILE_LOGGER_PATH"
+
+logger = logging.getLogger(__name__)
 
 SUB_SCORES = ("score", "r_format", "r_acc", "r_tq", "r_conc", "r_rel")
 
@@ -49,8 +66,86 @@ def sub_reward_metrics(infos: list[dict]) -> dict[str, float]:
     return metrics
 
 
-@register_trainer("fadtq_sync")
+def uses_ratio_free_loss(config) -> bool:
+    """True when the policy loss never reads ``old_log_prob`` (verl's ``gpg``: ``−A·log π``)."""
+    return config.actor_rollout_ref.actor.policy_loss.get("loss_mode", "vanilla") == "gpg"
+
+
+def skips_old_log_prob(config) -> bool:
+    """Whether the trainer reuses the rollout's log-probs instead of a forward pass for ``old_log_prob``."""
+    fadtq = config.get("fadtq", {}) or {}
+    return bool(fadtq.get("skip_old_log_prob", True)) and uses_ratio_free_loss(config) \
+        and bool(config.actor_rollout_ref.rollout.get("calculate_log_probs", False))
+
+
+def kept_metrics_history(path: str | os.PathLike | None, resumed_step: int) -> bytes:
+    """The lines of a metrics JSONL file logged at steps ``<= resumed_step`` (what a resumed run keeps).
+
+    Later steps were logged after the checkpoint the run resumes from; they are logged again.
+    """
+    import json
+
+    if not path or resumed_step <= 0 or not Path(path).is_file():
+        return b""
+    kept = []
+    for line in Path(path).read_bytes().splitlines(keepends=True):
+        try:
+            step = json.loads(line).get("step", 0)
+        except ValueError:
+            continue  # a line cut by a crash
+        if isinstance(step, (int, float)) and step <= resumed_step:
+            kept.append(line if line.endswith(b"\n") else line + b"\n")
+    return b"".join(kept)
+
+
+@register_trainer(MODE_NAME)
 class FadtqTrainerSync(PPOTrainerSync):
+    # verl assigns ``self.trainer_mode = config.trainer.v1.trainer_mode`` and then branches on the name.
+    @property
+    def trainer_mode(self) -> str:
+        return VERL_SYNC_MODE
+
+    @trainer_mode.setter
+    def trainer_mode(self, _name: str) -> None:
+        pass
+
+    # verl builds its Tracking in fit(); its file logger opens the metrics file with "wb". Writing back
+    # what a resumed run had logged, the moment verl hands the Tracking over, keeps the history.
+    @property
+    def logger(self):
+        return self.__dict__.get("_tracking")
+
+    @logger.setter
+    def logger(self, tracking) -> None:
+        self.__dict__["_tracking"] = tracking
+        history = self.__dict__.pop("_metrics_history", b"")
+        file_logger = getattr(tracking, "logger", {}).get("file") if tracking is not None else None
+        if history and file_logger is not None:
+            file_logger.fp.write(history)
+
+    def fit(self, agent_loop_manager):
+        path = os.environ.get(METRICS_FILE_ENV)
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)  # verl's file logger does not create it
+            self.__dict__["_metrics_history"] = kept_metrics_history(path, int(getattr(self, "global_steps", 0)))
+        fadtq = self.config.get("fadtq", {}) or {}
+        self._judge_guard = JudgeFailureGuard(float(fadtq.get("judge_max_fail_rate", 0.5)),
+                                              int(fadtq.get("judge_fail_patience", 3)))
+        logger.warning("fadtq trainer %s: verl sync path (replay buffer %s), old_log_prob %s", MODE_NAME,
+                       type(self.replay_buffer).__name__,
+                       "reused from the rollout" if skips_old_log_prob(self.config) else "recomputed")
+        return super().fit(agent_loop_manager)
+
+    def _compute_old_log_prob(self, batch, metrics):
+        if not skips_old_log_prob(self.config):
+            return super()._compute_old_log_prob(batch, metrics)
+        # gpg's loss −A·log π never reads old_log_prob: store the rollout's own log-probs (verl's bypass
+        # data path) instead of a forward pass over the whole batch; the loss itself stays gpg.
+        data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["rollout_log_probs"])
+        data["old_log_probs"] = data.pop("rollout_log_probs")
+        tq.kv_batch_put(keys=batch.keys, partition_id=batch.partition_id, fields=data)
+        return batch
+
     def _focal_settings(self):
         focal = self.config.get("fadtq", {}).get("focal", {}) or {}
         return focal if focal.get("enable", False) else None
@@ -96,7 +191,14 @@ class FadtqTrainerSync(PPOTrainerSync):
 
     def _compute_metrics(self, batch, metrics, timing_raw, global_steps, epoch):
         result = super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)
-        metrics.update(sub_reward_metrics(reward_infos(batch)))
+        infos = reward_infos(batch)
+        metrics.update(sub_reward_metrics(infos))
+        guard = getattr(self, "_judge_guard", None)
+        if guard is not None:
+            errors = [info.get("judge_error") for info in infos if info.get("judge_error")]
+            reason = guard.observe(metrics.get("reward/judge_fail_rate"), errors[-1] if errors else "")
+            if reason:
+                raise JudgeUnhealthy(f"step {global_steps}: {reason}")
         return result
 
     def _dump_generations(self, inputs, outputs, gts, scores, reward_extra_infos_dict, dump_path):

@@ -10,39 +10,16 @@ B. TransferQueue packs per-sample M-RoPE ``position_ids`` (4, L_i) as a jagged n
    ``update_actor``. The guard rebuilds such a tensor with the sequence axis ragged, and keeps
    verl's own fix for the pickled case.
 
-Each replacement wraps the original function and checks the verl version. The plugin runs while
-``verl/__init__`` is still executing, before the patched modules exist, so importing this module
-patches any target already loaded and the others right after verl loads them
-(:func:`fadtq.verl_ext.post_import.call_after_import`) — in every process, on every backend,
-whatever the config. (Our config also sets
-``actor_rollout_ref.model.external_lib=fadtq.verl_ext.worker_setup``, which applies them eagerly.)
+Each replacement wraps the original function. :func:`apply` imports the three target modules and
+guards them; the plugin (:mod:`fadtq.verl_plugin`) calls it in every verl process, after checking
+the verl version, so the guards are in place before any worker builds a model.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
-import sys
 
 import torch
-
-from fadtq.verl_ext.post_import import call_after_import
-
-logger = logging.getLogger(__name__)
-
-SUPPORTED_VERL = "0.9.1"
-
-
-def _verl_supported() -> bool:
-    import verl
-
-    version = getattr(verl, "__version__", None)
-    if version is None:  # still importing verl itself: its version file is read before plugins load
-        return True
-    if version != SUPPORTED_VERL:
-        logger.warning("fadtq multimodal guards target verl %s, found %s: not applied", SUPPORTED_VERL, version)
-        return False
-    return True
 
 
 # --- bug A -------------------------------------------------------------------------------------
@@ -121,32 +98,16 @@ _TARGETS = (
 )
 
 
-def apply(import_targets: bool = False) -> list[str]:
-    """Patch each target module that is loaded (or importable, with ``import_targets``); never raises."""
+def apply() -> list[str]:
+    """Import each target module and guard it (idempotent); returns the functions guarded by this call."""
+    import importlib
+
     patched = []
-    try:
-        if not _verl_supported():
-            return patched
-        for module_name, attribute, guard in _TARGETS:
-            module = sys.modules.get(module_name)
-            if module is None and import_targets:
-                module = __import__(module_name, fromlist=[attribute])
-            if module is None:
-                continue
-            original = getattr(module, attribute, None)  # None while the module is still half-imported
-            if original is None or getattr(original, "_fadtq_guard", False):
-                continue
-            setattr(module, attribute, guard(original))
-            patched.append(f"{module_name}.{attribute}")
-    except Exception as exc:  # a guard must never break verl's start-up
-        logger.warning("fadtq multimodal guards not applied: %r", exc)
+    for module_name, attribute, guard in _TARGETS:
+        module = importlib.import_module(module_name)
+        original = getattr(module, attribute)  # AttributeError: verl moved it — the version check should catch that
+        if getattr(original, "_fadtq_guard", False):
+            continue
+        setattr(module, attribute, guard(original))
+        patched.append(f"{module_name}.{attribute}")
     return patched
-
-
-def install() -> None:
-    """Guard each target now if verl has loaded it, else right after verl loads it (in this process)."""
-    for module_name in dict.fromkeys(name for name, _, _ in _TARGETS):
-        call_after_import(module_name, lambda _module: apply())
-
-
-install()

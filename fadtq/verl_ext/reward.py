@@ -10,9 +10,12 @@ verl logs every numeric key in validation and keeps all of them as ``reward_extr
 ``judge_url``, ``judge_model``, ``judge_fallback_tq`` (0.0), ``judge_max_concurrency`` (32, per
 RewardLoopWorker process), ``judge_timeout_s`` (60), ``judge_max_retries`` (2).
 
-Judge location, first found: ``judge_url`` kwarg → ``FADTQ_JUDGE_URL`` → verl-hosted judge
-(``reward_router_address`` + ``reward_model_tokenizer``, when ``reward.reward_model.enable``; the
-request then names the model by the tokenizer's ``name_or_path``, which is what verl serves it as).
+Judge location: when verl hosts the judge (``reward.reward_model.enable``) it passes
+``reward_router_address`` + ``reward_model_tokenizer`` and that judge is used, whatever is exported
+(an exported ``FADTQ_JUDGE_URL`` is then ignored with a warning: a leftover export must not send
+the main run to another server while the judge's GPU idles); the request names the model by the
+tokenizer's ``name_or_path``, which is what verl serves it as. Otherwise the ``judge_url`` kwarg,
+then ``FADTQ_JUDGE_URL``. Each process logs the endpoint it resolved, once.
 An API key, if the external server needs one, comes only from ``FADTQ_JUDGE_API_KEY``.
 """
 
@@ -55,13 +58,31 @@ def judge_client(settings: JudgeSettings) -> JudgeClient:
     return client
 
 
-def _resolve_judge(judge_url, judge_model, reward_router_address, reward_model_tokenizer) -> tuple[str | None, str | None]:
-    url = judge_url or os.environ.get(JUDGE_URL_ENV) or reward_router_address
-    model = judge_model
-    if model is None and reward_router_address and url == reward_router_address and reward_model_tokenizer is not None:
-        # verl serves the judge under its local model path
-        model = getattr(reward_model_tokenizer, "name_or_path", None)
-    return url, model
+def resolve_judge(judge_url, judge_model, reward_router_address, reward_model_tokenizer,
+                  environ=None) -> tuple[str | None, str | None, str]:
+    """``(url, model, source)`` of the judge this process calls (see the module docstring for the order)."""
+    environ = os.environ if environ is None else environ
+    if reward_router_address:
+        model = judge_model or getattr(reward_model_tokenizer, "name_or_path", None)
+        return reward_router_address, model, "verl-hosted judge (reward.reward_model)"
+    if judge_url:
+        return judge_url, judge_model, "reward_kwargs.judge_url"
+    if environ.get(JUDGE_URL_ENV):
+        return environ[JUDGE_URL_ENV], judge_model, JUDGE_URL_ENV
+    return None, None, "none"
+
+
+_endpoints_logged: set = set()
+
+
+def _log_endpoint_once(url, model, source) -> None:
+    if (url, model, source) in _endpoints_logged:
+        return
+    _endpoints_logged.add((url, model, source))
+    logger.warning("fadtq judge (pid %d): %s, model %s, from %s", os.getpid(), url, model, source)
+    if source.startswith("verl-hosted") and os.environ.get(JUDGE_URL_ENV):
+        logger.warning("%s=%s is ignored: verl hosts the judge (reward.reward_model.enable=true)", JUDGE_URL_ENV,
+                       os.environ[JUDGE_URL_ENV])
 
 
 async def compute_score(
@@ -88,8 +109,8 @@ async def compute_score(
     Returns scalars and one string (verl averages every numeric key in validation):
     ``score`` (R ∈ [0, 3]), ``acc`` (= r_acc; the key verl promotes to ``val-core``), ``r_format``,
     ``r_acc``, ``r_tq``, ``r_conc`` and ``r_rel`` (normalised judge scores, 0 when not judged),
-    ``judge_called``, ``judge_ok`` (1 only for a parsed judge reply), ``judge_latency_s`` and
-    ``pred`` (the predicted label, "" when the answer maps to no single class).
+    ``judge_called``, ``judge_ok`` (1 only for a parsed judge reply), ``judge_latency_s``,
+    ``judge_error`` (why the judge failed, "" otherwise) and ``pred`` (the predicted label, "" when the answer maps to no single class).
 
     The judge is called only when ``r_acc = 1`` (otherwise its score cannot count), the think span
     is non-empty, ``thinking_quality`` is on, and the row is a training row
@@ -114,7 +135,7 @@ async def compute_score(
         parsed, r_format, r_acc, pred = None, 0.0, 0.0, ""
 
     result = {"acc": r_acc, "r_format": r_format, "r_acc": r_acc, "r_tq": 0.0, "r_conc": 0.0, "r_rel": 0.0,
-              "judge_called": 0.0, "judge_ok": 0.0, "judge_latency_s": 0.0, "pred": pred}
+              "judge_called": 0.0, "judge_ok": 0.0, "judge_latency_s": 0.0, "judge_error": "", "pred": pred}
     is_train = str(extra_info.get("split", "train")) == "train"
     has_reasoning = parsed is not None and bool(parsed.think)
     if thinking_quality and r_acc == 1.0 and has_reasoning and (is_train or judge_on_validation):
@@ -128,6 +149,7 @@ async def compute_score(
             result.update(judge_ok=1.0, r_conc=r_conc, r_rel=r_rel, r_tq=thinking_quality_reward(r_conc, r_rel, eta))
         else:
             result["r_tq"] = float(judge_fallback_tq)
+            result["judge_error"] = str(judged.error)[:300]
             _log_judge_failure(judged.error)
     result["score"] = fadtq_reward(r_format, r_acc, result["r_tq"], use_thinking_quality=thinking_quality)
     return result
@@ -155,7 +177,8 @@ def _log_judge_failure(error: str) -> None:
 
 async def _judge(think, answer, question, judge_url, judge_model, reward_router_address, reward_model_tokenizer,
                  max_concurrency, timeout_s, max_retries) -> JudgeResult:
-    url, model = _resolve_judge(judge_url, judge_model, reward_router_address, reward_model_tokenizer)
+    url, model, source = resolve_judge(judge_url, judge_model, reward_router_address, reward_model_tokenizer)
+    _log_endpoint_once(url, model, source)
     if not url:
         return JudgeResult(None, None, False, 0.0, error=f"no judge configured: set reward_kwargs.judge_url, "
                                                          f"{JUDGE_URL_ENV} or reward.reward_model.enable")

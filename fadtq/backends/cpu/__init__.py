@@ -1,18 +1,19 @@
 """fadtq's CPU backend for verl 0.9.1 (opt-in: ``python -m fadtq.train +backend=cpu``).
 
-Importing this module (every verl process does, through ``VERL_USE_EXTERNAL_MODULES`` set by
-:func:`prepare_cpu_run`) registers the ``cpu`` platform, the ``hf`` rollout (replica + adapter)
-and the gloo process-group replacement. None of it takes effect unless the platform is selected
-(``VERL_PLATFORM=cpu``) and the rollout asked for (``rollout.name=hf``). What a CPU cannot show —
-vLLM rollout, flash-attention, FSDP1, bf16 at scale, learning — stays on GPUs; asking for it here
-fails with one clear line.
+:func:`prepare_cpu_run` selects verl's ``cpu`` platform for every process (``VERL_PLATFORM=cpu``
+through Ray's runtime_env); the plugin (:mod:`fadtq.verl_plugin`) then calls :func:`register` in
+each of them: the ``cpu`` platform, the ``hf`` rollout (replica + adapter) and the gloo
+process-group replacement. None of it takes effect unless the platform is selected and the rollout
+asked for (``rollout.name=hf``). What a CPU cannot show — vLLM rollout, flash-attention, FSDP1,
+bf16 at scale, learning — stays on GPUs; asking for it here fails with one clear line.
 """
 
 from fadtq.backends.cpu.settings import CPUBackendError, prepare_cpu_run  # noqa: F401
 
 
 def register() -> None:
-    from fadtq.backends.cpu.replacements import apply_all, check_verl_version
+    """Register the CPU platform, the ``hf`` rollout and the replacements in this process (idempotent)."""
+    from fadtq.verl_ext.version import check_verl_version
 
     check_verl_version()  # before touching any verl internals
 
@@ -21,11 +22,9 @@ def register() -> None:
 
     from fadtq.backends.cpu import platform  # noqa: F401  (registers the "cpu" platform)
     from fadtq.backends.cpu.hf_rollout import ADAPTER_PATH, ROLLOUT_NAME, HFReplica
+    from fadtq.backends.cpu.replacements import apply_all
 
     # verl's rollout registry is a plain dict (no register function); the replica registry has one.
     rollout_base._ROLLOUT_REGISTRY[(ROLLOUT_NAME, "async")] = ADAPTER_PATH
     RolloutReplicaRegistry.register(ROLLOUT_NAME, lambda: HFReplica)
     apply_all()
-
-
-register()

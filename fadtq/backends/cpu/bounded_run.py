@@ -76,10 +76,19 @@ def run_in_own_session(cmd: list[str], *, env: dict[str, str], log_path: Path, t
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     wall = time.monotonic() - start
-    deadline = time.monotonic() + exit_grace_s
-    while session_processes(proc.pid) and time.monotonic() < deadline:
+    return BoundedRun(returncode=proc.returncode, wall_s=wall, peak_rss_bytes=peak, timed_out=timed_out,
+                      leftovers=reap_session(proc.pid, grace_s=exit_grace_s, poll_s=poll_s))
+
+
+def reap_session(session_id: int, *, grace_s: float = 0.0, poll_s: float = 1.0) -> list[str]:
+    """Give the session's processes ``grace_s`` to exit, then kill the rest by PID; returns them as "pid cmdline".
+
+    Killing the process group is not enough: a child may start its own group and keep the session.
+    """
+    deadline = time.monotonic() + grace_s
+    while session_processes(session_id) and time.monotonic() < deadline:
         time.sleep(poll_s)
-    leftovers = session_processes(proc.pid)
+    leftovers = session_processes(session_id)
     described = [_describe(p) for p in leftovers]
     for p in leftovers:
         try:
@@ -87,5 +96,4 @@ def run_in_own_session(cmd: list[str], *, env: dict[str, str], log_path: Path, t
         except psutil.Error:
             pass
     psutil.wait_procs(leftovers, timeout=10)
-    return BoundedRun(returncode=proc.returncode, wall_s=wall, peak_rss_bytes=peak, timed_out=timed_out,
-                      leftovers=described)
+    return described

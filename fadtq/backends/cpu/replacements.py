@@ -1,36 +1,13 @@
 """The few verl functions the CPU backend must replace, each tiny, named and version-checked.
 
 verl 0.9.1 offers no hook for these; each replacement wraps the original, changes one thing, and
-only on the ``cpu`` platform (importing this backend changes nothing for a GPU run).
+only on the ``cpu`` platform (importing this backend changes nothing for a GPU run). The caller,
+:func:`fadtq.backends.cpu.register`, checks the verl version first.
 """
 
 from __future__ import annotations
 
 import functools
-
-import verl
-
-from fadtq.backends.cpu.settings import CPUBackendError
-
-SUPPORTED_VERL = "0.9.1"
-
-
-class UnsupportedVerlVersion(CPUBackendError):
-    """The installed verl is not the one whose internals the replacements were written against."""
-
-
-def verl_version_problem() -> str | None:
-    """One line saying why the backend cannot run on the installed verl, or None."""
-    if verl.__version__ != SUPPORTED_VERL:
-        return (f"the fadtq CPU backend replaces verl {SUPPORTED_VERL} internals, but verl {verl.__version__} is "
-                f"installed — install verl=={SUPPORTED_VERL} or run without +backend=cpu")
-    return None
-
-
-def check_verl_version() -> None:
-    problem = verl_version_problem()
-    if problem:
-        raise UnsupportedVerlVersion(problem)
 
 
 def gloo_only_process_group() -> None:
@@ -57,5 +34,4 @@ def gloo_only_process_group() -> None:
 
 
 def apply_all() -> None:
-    check_verl_version()
     gloo_only_process_group()

@@ -9,8 +9,9 @@ from omegaconf import OmegaConf, open_dict
 
 #: Environment for the driver and, through Ray's runtime_env, every verl process.
 CPU_ENV = {
-    "VERL_USE_EXTERNAL_MODULES": "fadtq.backends.cpu",  # registers platform + rollout in every process
-    "VERL_PLATFORM": "cpu",  # verl's platform override: never auto-detected, so the backend stays opt-in
+    # verl's platform override, never auto-detected, so the backend stays opt-in; fadtq's verl plugin
+    # registers the backend in every process that sees it.
+    "VERL_PLATFORM": "cpu",
     "VERL_ENGINE_DEVICE": "cuda",  # verl registers its FSDP engine for cuda/npu only; it then runs on "cpu"
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
@@ -41,6 +42,14 @@ def unsupported_settings(config) -> list[str]:
     for role in ("actor", "ref"):
         if get(f"actor_rollout_ref.{role}.strategy") == "fsdp":
             found.append(f"actor_rollout_ref.{role}.strategy=fsdp (FSDP1 cannot shard CPU parameters; use fsdp2)")
+
+    for offload in ("param_offload", "optimizer_offload"):
+        if get(f"actor_rollout_ref.actor.fsdp_config.{offload}"):
+            found.append(f"actor_rollout_ref.actor.fsdp_config.{offload}=true (offloading pins memory through CUDA; "
+                         "everything is in CPU memory already — set it to false)")
+    if get("actor_rollout_ref.actor.use_kl_loss") or get("algorithm.use_kl_in_reward"):
+        found.append("a reference model for the KL term (verl's FSDP2 engine always offloads it with pinned memory, "
+                     "which needs CUDA; set actor_rollout_ref.actor.use_kl_loss=false and algorithm.use_kl_in_reward=false)")
     name = get("actor_rollout_ref.rollout.name")
     if name != "hf":
         found.append(f"actor_rollout_ref.rollout.name={name} (vLLM/SGLang/TRT-LLM need a GPU; use hf)")
@@ -59,19 +68,13 @@ def _logical_gpus(config) -> None:
         OmegaConf.update(config, "ray_kwargs.ray_init.num_gpus", needed, force_add=True)
 
 
-def _with_backend_module(modules: str) -> str:
-    """``VERL_USE_EXTERNAL_MODULES`` with the backend first, keeping modules the user listed."""
-    names = [name for name in modules.split(",") if name and name != CPU_ENV["VERL_USE_EXTERNAL_MODULES"]]
-    return ",".join([CPU_ENV["VERL_USE_EXTERNAL_MODULES"], *names])
-
-
 def prepare_cpu_run(config) -> None:
     """Check the config, export the environment, and forward it to Ray's runtime_env.
 
     Raises :class:`CPUBackendError` (one line) for a verl other than the pinned one or a setting the
     CPU backend cannot run; ``config`` and the environment are untouched then.
     """
-    from fadtq.backends.cpu.replacements import verl_version_problem
+    from fadtq.verl_ext.version import verl_version_problem
 
     problem = verl_version_problem()
     if problem:
@@ -80,10 +83,8 @@ def prepare_cpu_run(config) -> None:
     if problems:
         raise CPUBackendError("the CPU backend does not support " + "; ".join(problems)
                               + " — drop the override, or run on GPUs without +backend=cpu")
-    modules = _with_backend_module(os.environ.get("VERL_USE_EXTERNAL_MODULES", ""))
     for key, value in CPU_ENV.items():
         os.environ[key] = os.environ.get(key, value) if key in USER_OVERRIDABLE_ENV else value
-    os.environ["VERL_USE_EXTERNAL_MODULES"] = modules
     env = {key: os.environ[key] for key in CPU_ENV}
     with open_dict(config):
         user_env = OmegaConf.select(config, "ray_kwargs.ray_init.runtime_env.env_vars")
@@ -91,4 +92,6 @@ def prepare_cpu_run(config) -> None:
         merged = {**env, **{key: str(value) for key, value in user.items()}}  # Ray takes strings only
         OmegaConf.update(config, "ray_kwargs.ray_init.runtime_env.env_vars", merged, force_add=True)
         _logical_gpus(config)
-    import fadtq.backends.cpu  # noqa: F401  registers platform and rollout in this (driver) process
+    from fadtq.backends.cpu import register
+
+    register()  # this (launching) process: verl may have been imported before VERL_PLATFORM was set

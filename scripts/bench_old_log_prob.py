@@ -1,0 +1,112 @@
+#!/usr/bin/env python
+"""Benchmark: the old-log-prob pass the ratio-free gpg loss never reads, skipped vs computed, in one run.
+
+Trains the same config three times through verl's real trainer on CPU (tiny Qwen2.5-VL, synthetic
+Pair3C, no judge: +experiment=gpg), a few steps each:
+
+- ``gpg, skipped``: fadtq.skip_old_log_prob=true (default) — the rollout's log-probs are stored;
+- ``gpg, computed`` (the baseline): fadtq.skip_old_log_prob=false — verl's forward pass over the batch;
+- ``grpo (no KL)``: +experiment=grpo, whose ratio needs the pass, for scale (without its KL term:
+  verl's FSDP2 engine pins the reference model's memory through CUDA, so it cannot run on CPU).
+
+Prints, per run, the mean over steps 2.. of verl's ``timing_s/old_log_prob`` and ``timing_s/step``,
+and the step-time ratio of the baseline over the skipped run. No ratio is printed if a run failed.
+The saving on the paper's 3B run is worked out on paper in recipes/README.md.
+
+    python scripts/bench_old_log_prob.py              # 4 steps each
+    python scripts/bench_old_log_prob.py --steps 6
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+RUNS = {
+    "gpg, skipped": ["+experiment=gpg", "fadtq.skip_old_log_prob=true"],
+    "gpg, computed": ["+experiment=gpg", "fadtq.skip_old_log_prob=false"],
+    # No KL on CPU: verl's FSDP2 engine pins the reference model's memory through CUDA.
+    "grpo (no KL)": ["+experiment=grpo", "actor_rollout_ref.actor.use_kl_loss=false"],
+}
+
+
+def prepare(work: Path) -> tuple[str, dict]:
+    from fadtq.data.pair3c import build_pair3c
+    from fadtq.data.synth_loco import SMALL_PER_CLASS, generate_loco_tree
+    from fadtq.offline.tiny_qwen2_5_vl import build_tiny_qwen2_5_vl
+
+    model = build_tiny_qwen2_5_vl(work / "model")
+    data = build_pair3c(generate_loco_tree(work / "loco", counts="small"), work / "pair3c",
+                        per_class=SMALL_PER_CLASS, max_pixels=16 * 28 * 28, progress=False)
+    return str(model), data.files
+
+
+def train(name: str, overrides: list[str], model: str, files: dict, steps: int, work: Path) -> dict | None:
+    run_dir = work / name.replace(", ", "_").replace(" ", "_")
+    ray_tmp = tempfile.mkdtemp(prefix="fadtq-ray-")
+    env = {**os.environ, "FADTQ_RUN_DIR": str(run_dir), "VERL_FILE_LOGGER_PATH": str(run_dir / "metrics.jsonl"),
+           "PYTHONUNBUFFERED": "1"}
+    env.pop("RAY_ADDRESS", None)
+    cmd = [sys.executable, "-m", "fadtq.train", "+backend=cpu", *overrides, f"data.train_files={files['train']}",
+           f"data.val_files={files['test']}", f"actor_rollout_ref.model.path={model}",
+           f"trainer.total_training_steps={steps}", "trainer.save_freq=-1", "trainer.test_freq=-1",
+           "trainer.val_before_train=false", "ray_kwargs.ray_init.address=local",
+           f"+ray_kwargs.ray_init._temp_dir={ray_tmp}"]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    print(f"[{name}] training {steps} steps …", flush=True)
+    try:
+        with open(run_dir / "train.log", "wb") as log:
+            result = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=1800,
+                                    start_new_session=True)
+    except subprocess.TimeoutExpired:
+        result = None
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    if result is None or result.returncode != 0:
+        print(f"[{name}] FAILED — see {run_dir / 'train.log'}")
+        return None
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    measured = [row["data"] for row in rows if row["step"] >= 2 and "timing_s/step" in row["data"]]
+    if not measured:
+        print(f"[{name}] FAILED — no step timings in {run_dir / 'metrics.jsonl'}")
+        return None
+    mean = lambda key: sum(d.get(key, 0.0) for d in measured) / len(measured)  # noqa: E731
+    return {"old_log_prob_s": mean("timing_s/old_log_prob"), "step_s": mean("timing_s/step"), "steps": len(measured)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=4, help="training steps per run (step 1 is not timed)")
+    parser.add_argument("--keep", type=Path, default=None, help="keep the runs' folders here")
+    args = parser.parse_args()
+    if args.steps < 2:
+        parser.error("--steps must be at least 2 (step 1 includes warm-up and is not timed)")
+    work = args.keep or Path(tempfile.mkdtemp(prefix="fadtq-bench-olp-"))
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
+    model, files = prepare(work)
+    results = {name: train(name, overrides, model, files, args.steps, work) for name, overrides in RUNS.items()}
+    print(f"\n{'run':<16} {'old_log_prob (s)':>17} {'step (s)':>10}")
+    for name, result in results.items():
+        if result is None:
+            print(f"{name:<16} {'failed':>17} {'failed':>10}")
+        else:
+            print(f"{name:<16} {result['old_log_prob_s']:>17.3f} {result['step_s']:>10.2f}")
+    skipped, computed = results["gpg, skipped"], results["gpg, computed"]
+    if skipped and computed:
+        print(f"\nold-log-prob pass: {computed['old_log_prob_s']:.3f} s → {skipped['old_log_prob_s']:.3f} s; "
+              f"step time ratio (computed / skipped): {computed['step_s'] / skipped['step_s']:.2f}×")
+    else:
+        print("\nno ratio: a measured run failed")
+    ok = all(results.values())
+    if args.keep is None and ok:
+        shutil.rmtree(work, ignore_errors=True)  # kept when a run failed: its train.log says why
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
