@@ -88,16 +88,9 @@ def cpu_run(tmp_path_factory, small_pair3c, tiny_model_dir, judge_url):
     return result
 
 
-@pytest.fixture(scope="module")
-def format_warmed_model(tmp_path_factory, small_pair3c, tiny_model_dir):
-    """The tiny model after the format warm-up: well-formed answers at chance, so about a third are right
-    and reach the judge."""
-    from fadtq.offline.format_warmup import warm_up_format
-
-    model = tmp_path_factory.mktemp("warmed") / "model"
-    shutil.copytree(tiny_model_dir, model)
-    warm_up_format(model, small_pair3c.files["train"], steps=120)
-    return str(model)
+#: Every rollout scored as a correct, well-formed answer by fadtq's reward, so each one calls the judge.
+CORRECT_ANSWER_REWARD = [f"reward.custom_reward_function.path={Path(__file__).with_name('correct_answer_reward.py')}",
+                         "reward.custom_reward_function.name=compute_score"]
 
 
 def test_training_ran_two_steps(cpu_run):
@@ -151,7 +144,7 @@ def test_resume_keeps_the_metrics_history(cpu_run, small_pair3c, tiny_model_dir,
     assert after[:len(before)] == before  # verl's file logger would have truncated the file
 
 
-def test_judge_killed_mid_run_stops_training_with_the_reason(tmp_path, small_pair3c, format_warmed_model):
+def test_judge_killed_mid_run_stops_training_with_the_reason(tmp_path, small_pair3c, tiny_model_dir):
     from fadtq.offline.judge_server import JudgeServerProcess
 
     judge = JudgeServerProcess(threads=1, parallel=4, log_path=tmp_path / "judge.log").start()
@@ -163,32 +156,34 @@ def test_judge_killed_mid_run_stops_training_with_the_reason(tmp_path, small_pai
             killed_after_step.append(1)
 
     try:
-        result = train(tmp_path, small_pair3c, format_warmed_model, judge.url, "trainer.total_training_steps=8",
+        result = train(tmp_path, small_pair3c, tiny_model_dir, judge.url, "trainer.total_training_steps=8",
                        "trainer.save_freq=-1", "trainer.test_freq=-1", "trainer.val_before_train=false",
-                       "fadtq.judge_fail_patience=2", on_log_line=kill_judge_after_first_step)
+                       "fadtq.judge_fail_patience=2", *CORRECT_ANSWER_REWARD, on_log_line=kill_judge_after_first_step)
     finally:
         judge.stop()
     log = result["log"]
     assert killed_after_step, "the run never reached step 1: " + log[-3000:]
     assert result["run"].returncode == 3, log[-4000:]
+    first = train_steps(tmp_path)[1]
+    assert first["reward/judge_calls"] == 1.0 and first["reward/judge_fail_rate"] <= 0.5  # healthy before the kill
     reasons = [line for line in log.splitlines() if line.startswith("fadtq.train: error: step ")]
     assert len(reasons) == 1 and "the judge failed on" in reasons[0] and "judge_max_fail_rate" in reasons[0]
-    assert int(reasons[0].split("step ")[1].split(":")[0]) <= 8
+    assert 3 <= int(reasons[0].split("step ")[1].split(":")[0]) <= 5  # patience 2 after the kill, a step in flight
     assert result["run"].leftovers == []
 
 
-def test_judge_max_fail_rate_one_trains_on_with_the_fallback(tmp_path, small_pair3c, format_warmed_model):
+def test_judge_max_fail_rate_one_trains_on_with_the_fallback(tmp_path, small_pair3c, tiny_model_dir):
     from fadtq.offline.judge_server import free_port
 
     dead_judge = f"http://127.0.0.1:{free_port('127.0.0.1')}"  # nothing listens there
-    result = train(tmp_path, small_pair3c, format_warmed_model, dead_judge, "trainer.total_training_steps=3",
+    result = train(tmp_path, small_pair3c, tiny_model_dir, dead_judge, "trainer.total_training_steps=3",
                    "trainer.save_freq=-1", "trainer.test_freq=-1", "trainer.val_before_train=false",
-                   "fadtq.judge_max_fail_rate=1", "fadtq.judge_fail_patience=1")
+                   "fadtq.judge_max_fail_rate=1", "fadtq.judge_fail_patience=1", *CORRECT_ANSWER_REWARD)
     assert result["run"].returncode == 0, result["log"][-4000:]
     steps = train_steps(tmp_path)
     assert sorted(steps) == [1, 2, 3]
-    judged = [data for data in steps.values() if data.get("reward/judge_calls", 0) > 0]
-    assert judged and all(data["reward/judge_fail_rate"] == 1.0 and data["reward/r_tq/mean"] == 0.0 for data in judged)
+    assert all(data["reward/judge_calls"] == 1.0 and data["reward/judge_fail_rate"] == 1.0
+               and data["reward/r_tq/mean"] == 0.0 for data in steps.values())
     assert "judge call failed" in result["log"] and f"fadtq judge (pid" in result["log"]
 
 
