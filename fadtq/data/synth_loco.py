@@ -13,6 +13,15 @@ normal scene with a rule, like the real set:
 *Logical* anomalies break the rule (one fruit too many, a compartment with two pins, a missing
 nut, the wrong cable colour); *structural* anomalies are local damage (scratch, missing chunk,
 stain). Ground-truth masks go to ``ground_truth/<class>/<NNN>/000.png`` as in the archive.
+
+Two difficulty levels (``difficulty=``) share the normal scenes and differ only in the defects:
+
+- ``standard`` (the default; its output is frozen — the hard control): thin 2-px scratches, small
+  chunks and stains, one pin or fruit too many, a label of the wrong fruit.
+- ``easy``: the same kinds of defect, large and salient, so a small model can learn them — a thick
+  dark scratch (width 6, 24–36 px), a black chunk of ~28×22 or a stain of ~30×26; logical anomalies
+  that add an object in a colour no normal scene uses (violet, ~20–30 px) or remove a large part
+  (both tangerines, the label, a connector, a row of pins), each still breaking its category's rule.
 """
 
 from __future__ import annotations
@@ -41,6 +50,12 @@ SIZES = {"breakfast_box": (160, 128), "juice_bottle": (80, 160), "pushpins": (17
 _CABLE = {2: (230, 200, 40), 3: (40, 90, 220), 5: (210, 40, 40)}
 _FRUIT = {"orange": (240, 140, 30), "cherry": (170, 20, 40), "banana": (235, 215, 80)}
 
+STANDARD, EASY = "standard", "easy"
+#: ``difficulty=`` values: the frozen generator (the hard control) and the large, salient defects.
+DIFFICULTIES = (STANDARD, EASY)
+#: The easy level's foreign colour: no normal scene of any category contains it.
+VIOLET = (150, 50, 230)
+
 
 def _jitter(rng, value, spread=3):
     return value + int(rng.integers(-spread, spread + 1))
@@ -58,7 +73,8 @@ def _breakfast_box(draw, rng, w, h, logical):
     for _ in range(40):
         x, y = int(rng.integers(w // 2 + 6, w - 12)), int(rng.integers(10, h - 14))
         draw.rectangle([x, y, x + 4, y + 3], fill=(200, 160, 90))
-    return {"tangerines": fruits.count((240, 140, 30)), "nectarines": fruits.count((245, 170, 110))}
+    return {"tangerines": fruits.count((240, 140, 30)), "nectarines": fruits.count((245, 170, 110)),
+            "other_fruits": 0}
 
 
 def _juice_bottle(draw, rng, w, h, logical):
@@ -74,7 +90,7 @@ def _juice_bottle(draw, rng, w, h, logical):
     cy = _jitter(rng, 95) + shift
     draw.rectangle([18, cy - 14, w - 19, cy + 14], fill=(250, 250, 245))
     draw.ellipse([w // 2 - 9, cy - 9, w // 2 + 9, cy + 9], fill=_FRUIT[label_fruit])
-    return {"fill": fruit, "label": label_fruit, "label_centred": shift == 0}
+    return {"fill": fruit, "label": label_fruit, "label_centred": shift == 0, "label_y": cy}
 
 
 def _pushpins(draw, rng, w, h, logical):
@@ -138,7 +154,7 @@ _SCENES = {"breakfast_box": _breakfast_box, "juice_bottle": _juice_bottle, "push
 #: Each category's rule, checked on the facts its scene function returns: normal and structural
 #: images keep it, logical images break it.
 RULES = {
-    "breakfast_box": lambda f: f["tangerines"] == 2 and f["nectarines"] == 1,
+    "breakfast_box": lambda f: f["tangerines"] == 2 and f["nectarines"] == 1 and f["other_fruits"] == 0,
     "juice_bottle": lambda f: f["fill"] == f["label"] and f["label_centred"],
     "pushpins": lambda f: all(n == 1 for n in f["pins_per_compartment"]),
     "screw_bag": lambda f: f["parts"] == {"long": 1, "nut": 2, "short": 2, "washer": 2},
@@ -169,25 +185,145 @@ def _structural_damage(image, rng) -> Image.Image:
     return mask
 
 
-def draw_scene(category: str, label: str, seed: int, index: int) -> tuple[Image.Image, Image.Image | None, dict]:
+# --- The easy level: the same kinds of defect, large and salient ------------------------------------
+# Each rule break starts from a finished normal scene and edits it, using the scene's known geometry.
+
+def _violet_fruit_or_no_tangerines(draw, rng, w, h, facts):
+    """A violet fruit (⌀ 30) among the fruits (a wrong composition), or both tangerines missing."""
+    if rng.random() < 0.5:
+        x, y = int(rng.integers(46, 49)), int(rng.integers(62, 89))
+        draw.ellipse([x, y, x + 30, y + 30], fill=VIOLET, outline=(90, 30, 140))
+        return {**facts, "other_fruits": facts["other_fruits"] + 1}
+    draw.rectangle([18, 20, w // 2 - 2, 52], fill=(235, 225, 205))  # the two top slots, in the box's own colour
+    return {**facts, "tangerines": 0}
+
+
+def _violet_juice_or_no_label(draw, rng, w, h, facts):
+    """Violet juice (no fruit has that colour), or the label missing: either way the fill matches no label."""
+    cy = facts["label_y"]
+    if rng.random() < 0.5:
+        draw.rectangle([14, 40, w - 15, h - 10], fill=VIOLET)
+        draw.rectangle([18, cy - 14, w - 19, cy + 14], fill=(250, 250, 245))
+        draw.ellipse([w // 2 - 9, cy - 9, w // 2 + 9, cy + 9], fill=_FRUIT[facts["label"]])
+        return {**facts, "fill": "violet"}
+    draw.rectangle([18, cy - 14, w - 19, cy + 14], fill=_FRUIT[facts["fill"]])
+    return {**facts, "label": None}
+
+
+def _violet_pin_or_empty_row(draw, rng, w, h, facts):
+    """A second, violet pin (⌀ 16) in one compartment, or a whole row of five compartments empty."""
+    cols, rows = 5, 3
+    cw, ch = (w - 4) // cols, (h - 4) // rows
+    counts = list(facts["pins_per_compartment"])
+
+    def corner(idx):
+        return 2 + (idx % cols) * (w - 4) // cols, 2 + (idx // cols) * (h - 4) // rows
+
+    if rng.random() < 0.5:
+        idx = int(rng.integers(len(counts)))
+        cx, cy = corner(idx)
+        x, y = cx + 15 + int(rng.integers(0, 2)), cy + 13 + int(rng.integers(0, 3))
+        draw.ellipse([x, y, x + 16, y + 16], fill=VIOLET, outline=(90, 30, 140))
+        counts[idx] += 1
+    else:
+        row = int(rng.integers(rows))
+        for idx in range(row * cols, (row + 1) * cols):
+            cx, cy = corner(idx)
+            draw.rectangle([cx + 2, cy + 2, cx + cw - 2, cy + ch - 2], fill=(215, 215, 220))
+            counts[idx] = 0
+    return {**facts, "pins_per_compartment": counts}
+
+
+def _violet_part(draw, rng, w, h, facts):
+    """A foreign part in the bag: a violet nut (⌀ 30) or washer (⌀ 30) in the free eighth slot."""
+    x, y = int(rng.integers(116, 122)), int(rng.integers(56, 67))
+    if rng.random() < 0.5:
+        draw.regular_polygon((x + 15, y + 15, 15), 6, fill=VIOLET)
+        part = "violet_nut"
+    else:
+        draw.ellipse([x, y, x + 30, y + 30], outline=VIOLET, width=6)
+        part = "violet_washer"
+    return {**facts, "parts": {**facts["parts"], part: 1}}
+
+
+def _missing_connector(draw, rng, w, h, facts):
+    """One connector missing with its clamps (left or right), the cable ending in the air."""
+    if rng.random() < 0.5:
+        draw.rectangle([8, 18, 48, h - 18], fill=(240, 240, 240))
+        return {**facts, "left_clamps": 0}
+    draw.rectangle([w - 48, 18, w - 8, h - 18], fill=(240, 240, 240))
+    return {**facts, "right_clamps": 0}
+
+
+_EASY_RULE_BREAKS = {"breakfast_box": _violet_fruit_or_no_tangerines, "juice_bottle": _violet_juice_or_no_label,
+                     "pushpins": _violet_pin_or_empty_row, "screw_bag": _violet_part,
+                     "splicing_connectors": _missing_connector}
+
+
+def _salient_damage(image, rng) -> Image.Image:
+    """A thick dark scratch (width 6, 24–36 px long), a black chunk (~28×22) or a stain (~30×26) at a
+    random place; returns its mask."""
+    w, h = image.size
+    draw = ImageDraw.Draw(image)
+    mask = Image.new("L", image.size, 0)
+    mdraw = ImageDraw.Draw(mask)
+    kind = int(rng.integers(3))
+    if kind == 0:
+        length, angle = int(rng.integers(24, 37)), float(rng.uniform(0, np.pi))
+        dx, dy = length * np.cos(angle) / 2, length * np.sin(angle) / 2
+        cx = int(rng.integers(int(abs(dx)) + 4, w - int(abs(dx)) - 4))
+        cy = int(rng.integers(int(abs(dy)) + 4, h - int(abs(dy)) - 4))
+        line = [round(cx - dx), round(cy - dy), round(cx + dx), round(cy + dy)]
+        draw.line(line, fill=(30, 30, 30), width=6)
+        mdraw.line(line, fill=255, width=8)
+    else:
+        bw, bh = (28, 22) if kind == 1 else (30, 26)
+        bw, bh = bw + int(rng.integers(-2, 3)), bh + int(rng.integers(-2, 3))
+        x, y = int(rng.integers(4, w - bw - 4)), int(rng.integers(4, h - bh - 4))
+        box = [x, y, x + bw, y + bh]
+        if kind == 1:
+            draw.rectangle(box, fill=(15, 15, 15))
+            mdraw.rectangle(box, fill=255)
+        else:
+            draw.ellipse(box, fill=(110, 80, 40))
+            mdraw.ellipse(box, fill=255)
+    return mask
+
+
+def check_difficulty(difficulty: str) -> None:
+    if difficulty not in DIFFICULTIES:
+        raise ValueError(f"difficulty must be one of {list(DIFFICULTIES)}, got {difficulty!r}")
+
+
+def draw_scene(category: str, label: str, seed: int, index: int,
+               difficulty: str = STANDARD) -> tuple[Image.Image, Image.Image | None, dict]:
     """One image of ``category`` with ``label`` (normal / logical / structural), its mask (None for
-    normal images) and the scene's facts (``RULES[category](facts)`` is False iff logical)."""
+    normal images) and the scene's facts (``RULES[category](facts)`` is False iff logical).
+
+    Both difficulties draw the same normal scene for the same (seed, category, label, index); the
+    easy level then adds its large defect, the standard level draws its own (unchanged) one."""
+    check_difficulty(difficulty)
     rng = np.random.default_rng([seed, LOCO_CATEGORIES.index(category), ["normal", "logical", "structural"].index(label),
                                  index])
     w, h = SIZES[category]
     image = Image.new("RGB", (w, h), (250, 250, 250))
-    facts = _SCENES[category](ImageDraw.Draw(image), rng, w, h, logical=label == LOGICAL)
+    draw = ImageDraw.Draw(image)
+    easy = difficulty == EASY
+    facts = _SCENES[category](draw, rng, w, h, logical=label == LOGICAL and not easy)
+    if easy and label == LOGICAL:
+        facts = _EASY_RULE_BREAKS[category](draw, rng, w, h, facts)
     mask = None
     if label == STRUCTURAL:
-        mask = _structural_damage(image, rng)
+        mask = _salient_damage(image, rng) if easy else _structural_damage(image, rng)
     elif label == LOGICAL:  # the rule concerns the whole scene: LOCO marks the affected objects; we mark it all
         mask = Image.new("L", (w, h), 255)
     return image, mask, facts
 
 
-def draw_image(category: str, label: str, seed: int, index: int) -> tuple[Image.Image, Image.Image | None]:
+def draw_image(category: str, label: str, seed: int, index: int,
+               difficulty: str = STANDARD) -> tuple[Image.Image, Image.Image | None]:
     """One image of ``category`` with ``label`` and its mask (see ``draw_scene``)."""
-    image, mask, _ = draw_scene(category, label, seed, index)
+    image, mask, _ = draw_scene(category, label, seed, index, difficulty)
     return image, mask
 
 
@@ -210,15 +346,17 @@ def _is_synthetic_tree(folder: Path) -> bool:
 
 
 def generate_loco_tree(out_dir, counts: str = "small", seed: int = 0, progress: bool = False,
-                       workers: int = 4) -> Path:
+                       workers: int = 4, difficulty: str = STANDARD) -> Path:
     """Write a synthetic tree at ``out_dir`` and return its root (the folder with the five categories).
 
     ``counts``: ``"official"`` (the archive's 3,651 images) or ``"small"`` (a few per folder; build
-    Pair3C from it with ``per_class=SMALL_PER_CLASS``). An existing ``out_dir`` is replaced only if
-    it is empty or an earlier synthetic tree. Same ``seed`` → byte-identical files.
+    Pair3C from it with ``per_class=SMALL_PER_CLASS``). ``difficulty``: ``"standard"`` (thin, small
+    defects) or ``"easy"`` (large, salient ones; see the module docstring). An existing ``out_dir`` is
+    replaced only if it is empty or an earlier synthetic tree. Same ``seed`` → byte-identical files.
     """
     if counts not in COUNTS:
         raise ValueError(f"counts must be one of {sorted(COUNTS)}, got {counts!r}")
+    check_difficulty(difficulty)
     table = COUNTS[counts]
     out = Path(out_dir)
     check_replaceable(out, _is_synthetic_tree, "fadtq synth-loco")
@@ -227,7 +365,8 @@ def generate_loco_tree(out_dir, counts: str = "small", seed: int = 0, progress: 
     def write(job):
         category, folder, label, i = job
         # Offset the index per folder so train, validation and test images all differ.
-        image, mask = draw_image(category, label, seed, i + 1000 * ("train" in folder) + 2000 * ("validation" in folder))
+        image, mask = draw_image(category, label, seed, i + 1000 * ("train" in folder) + 2000 * ("validation" in folder),
+                                 difficulty)
         target = staging / category / folder / f"{i:03d}.png"
         image.save(target, compress_level=1)
         if mask is not None:
@@ -236,7 +375,8 @@ def generate_loco_tree(out_dir, counts: str = "small", seed: int = 0, progress: 
             mask.save(mask_dir / "000.png")
 
     try:
-        (staging / MARKER).write_text(f"synthetic MVTec-LOCO-layout tree: counts={counts} seed={seed}\n")
+        level = "" if difficulty == STANDARD else f" difficulty={difficulty}"  # the standard marker is unchanged
+        (staging / MARKER).write_text(f"synthetic MVTec-LOCO-layout tree: counts={counts} seed={seed}{level}\n")
         for category in LOCO_CATEGORIES:
             for folder in ("train/good", "validation/good", "test/good", "test/logical_anomalies",
                            "test/structural_anomalies"):
