@@ -1,6 +1,7 @@
 """Session fixtures shared by the whole test-suite.
 
 - ``tiny_model_dir``: an offline tiny random Qwen2.5-VL folder, built once per session.
+- ``small_pair3c``: a small synthetic Pair3C set with tiny images, for training runs through verl.
 - ``judge_url``: a real OpenAI-compatible judge server (llama.cpp + a 270M GGUF model) on
   127.0.0.1, started once per session and stopped (by PID) afterwards.
 """
@@ -28,6 +29,16 @@ def tiny_model_dir(tmp_path_factory) -> str:
     from fadtq.offline.tiny_qwen2_5_vl import build_tiny_qwen2_5_vl
 
     return str(build_tiny_qwen2_5_vl(tmp_path_factory.mktemp("models") / "tiny-qwen2.5-vl"))
+
+
+@pytest.fixture(scope="session")
+def small_pair3c(tmp_path_factory):
+    from fadtq.data.pair3c import build_pair3c
+    from fadtq.data.synth_loco import SMALL_PER_CLASS, generate_loco_tree
+
+    tmp = tmp_path_factory.mktemp("pair3c_small")
+    return build_pair3c(generate_loco_tree(tmp / "loco", counts="small"), tmp / "pair3c", per_class=SMALL_PER_CLASS,
+                        max_pixels=16 * 28 * 28, progress=False)
 
 
 @pytest.fixture(scope="session")

@@ -24,9 +24,7 @@ import pytest
 import torch
 
 from fadtq.backends.cpu.bounded_run import run_in_own_session
-from fadtq.data.pair3c import build_pair3c
 from fadtq.data.prompt import PAIR3C_OPTIONS
-from fadtq.data.synth_loco import SMALL_PER_CLASS, generate_loco_tree
 
 pytestmark = pytest.mark.slow
 
@@ -129,13 +127,6 @@ def evaluate(model: str, data, out: Path) -> dict:
 
 
 # --- fixtures: the data, the warmed model, one training run per direction -----------------------------
-
-@pytest.fixture(scope="module")
-def small_pair3c(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("pair3c_small")
-    return build_pair3c(generate_loco_tree(tmp / "loco", counts="small"), tmp / "pair3c", per_class=SMALL_PER_CLASS,
-                        max_pixels=16 * 28 * 28, progress=False)
-
 
 @pytest.fixture(scope="module")
 def format_warmed_model(tmp_path_factory, small_pair3c, tiny_model_dir):

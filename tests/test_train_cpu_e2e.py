@@ -17,8 +17,6 @@ from pathlib import Path
 import pytest
 
 from fadtq.backends.cpu.bounded_run import run_in_own_session
-from fadtq.data.pair3c import build_pair3c
-from fadtq.data.synth_loco import SMALL_PER_CLASS, generate_loco_tree
 
 pytestmark = [pytest.mark.slow, pytest.mark.judge]
 
@@ -69,13 +67,6 @@ def metrics_rows(tmp: Path) -> list[dict]:
 
 def train_steps(tmp: Path) -> dict[int, dict]:
     return {row["step"]: row["data"] for row in metrics_rows(tmp) if "actor/pg_loss" in row["data"]}
-
-
-@pytest.fixture(scope="module")
-def small_pair3c(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("pair3c_small")
-    return build_pair3c(generate_loco_tree(tmp / "loco", counts="small"), tmp / "pair3c", per_class=SMALL_PER_CLASS,
-                        max_pixels=16 * 28 * 28, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +175,7 @@ def test_judge_max_fail_rate_one_trains_on_with_the_fallback(tmp_path, small_pai
     assert sorted(steps) == [1, 2, 3]
     assert all(data["reward/judge_calls"] == 1.0 and data["reward/judge_fail_rate"] == 1.0
                and data["reward/r_tq/mean"] == 0.0 for data in steps.values())
-    assert "judge call failed" in result["log"] and f"fadtq judge (pid" in result["log"]
+    assert "judge call failed" in result["log"] and "fadtq judge (pid" in result["log"]
 
 
 @pytest.mark.parametrize("override,fragment", [
