@@ -63,11 +63,21 @@ def check_trainer_mode(cfg: DictConfig) -> None:
                           f"trainer.v1.trainer_mode={FADTQ_TRAINER_MODE}")
 
 
+def wants_old_log_prob_skip(cfg: DictConfig) -> bool:
+    """``fadtq.skip_old_log_prob`` (default on) with the ratio-free ``gpg`` loss ``−A·log π``, the one
+    loss that never reads ``old_log_prob``; the trainer then stores the rollout's log-probs instead."""
+    return (bool(config_value(cfg, "fadtq.skip_old_log_prob", True))
+            and config_value(cfg, "actor_rollout_ref.actor.policy_loss.loss_mode") == "gpg")
+
+
+def skips_old_log_prob(cfg: DictConfig) -> bool:
+    """Whether the trainer skips the old-log-prob pass: wanted, and the rollout returns its log-probs."""
+    return wants_old_log_prob_skip(cfg) and bool(config_value(cfg, "actor_rollout_ref.rollout.calculate_log_probs", False))
+
+
 def check_old_log_prob_skip(cfg: DictConfig) -> None:
     """Skipping the old-log-prob pass stores the rollout's log-probs instead, so the rollout must return them."""
-    if (config_value(cfg, "fadtq.skip_old_log_prob", False)
-            and config_value(cfg, "actor_rollout_ref.actor.policy_loss.loss_mode") == "gpg"
-            and not config_value(cfg, "actor_rollout_ref.rollout.calculate_log_probs", False)):
+    if wants_old_log_prob_skip(cfg) and not skips_old_log_prob(cfg):
         raise ConfigError("fadtq.skip_old_log_prob=true reuses the rollout's log-probs, but "
                           "actor_rollout_ref.rollout.calculate_log_probs=false — set it to true, or "
                           "fadtq.skip_old_log_prob=false to recompute them")
@@ -83,11 +93,19 @@ def check_rollout_lengths(cfg: DictConfig) -> None:
                           f"actor_rollout_ref.rollout.max_model_len={needed}")
 
 
-def check_judge_guard(cfg: DictConfig) -> None:
+def judge_failure_guard(cfg: DictConfig):
+    """The run's :class:`fadtq.judge.health.JudgeFailureGuard` (``fadtq.judge_max_fail_rate``,
+    ``fadtq.judge_fail_patience``; the guard's own defaults when absent); ValueError for bad values."""
     from fadtq.judge.health import JudgeFailureGuard
 
+    defaults = JudgeFailureGuard()
+    return JudgeFailureGuard(float(config_value(cfg, "fadtq.judge_max_fail_rate", defaults.max_fail_rate)),
+                             int(config_value(cfg, "fadtq.judge_fail_patience", defaults.patience)))
+
+
+def check_judge_guard(cfg: DictConfig) -> None:
     try:
-        JudgeFailureGuard(float(config_value(cfg, "fadtq.judge_max_fail_rate", 0.5)), int(config_value(cfg, "fadtq.judge_fail_patience", 3)))
+        judge_failure_guard(cfg)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from omegaconf import ListConfig, OmegaConf, open_dict
 
-from fadtq.verl_ext.reward import JUDGE_URL_ENV
+from fadtq.verl_ext.reward import JUDGE_URL_ENV, resolve_judge
 
 CONFIG_DIR_ENV = "FADTQ_CONFIG_DIR"
 DEFAULT_CONFIG = "fadtq_trainer"
@@ -175,9 +175,8 @@ def describe_judge(config, environ=None) -> str:
         note = f"; {JUDGE_URL_ENV} is ignored" if environ.get(JUDGE_URL_ENV) else ""
         return (f"verl-hosted {config.reward.reward_model.model_path} on its own pool of "
                 f"{config.reward.reward_model.n_gpus_per_node * config.reward.reward_model.nnodes} GPU(s){note}")
-    if kwargs.get("judge_url"):
-        return f"{kwargs['judge_url']} (reward_kwargs.judge_url)"
-    return f"{environ.get(JUDGE_URL_ENV)} ({JUDGE_URL_ENV})"
+    url, _model, source = resolve_judge(kwargs.get("judge_url"), None, None, None, environ)
+    return f"{url} ({source})"
 
 
 def check_config(config, *, data_files: bool = True) -> None:

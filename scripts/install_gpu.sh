@@ -33,40 +33,13 @@ die() { echo "install_gpu: error: $*" >&2; exit 2; }
 say() { echo "[install_gpu] $*"; }
 
 # verl pins flash-attn in its `fsdp` extra through a nested extra (verl[flash-attn-cu130torch211]);
-# follow that chain in the installed verl's metadata instead of hard-coding the extra's name.
+# fadtq follows that chain in the installed verl's metadata (the script runs from the checkout's root).
 flash_attn_requirement() {
-    "$PYTHON" - <<'PY'
+    "$PYTHON" -c '
 import sys
-from importlib.metadata import PackageNotFoundError, requires
-
-try:
-    lines = requires("verl") or []
-except PackageNotFoundError:
-    sys.exit("verl is not installed")
-from packaging.requirements import Requirement  # a dependency of verl
-from packaging.utils import canonicalize_name
-
-
-def requirements_of(extra, seen):
-    found = []
-    for line in lines:
-        req = Requirement(line)
-        if req.marker is None or "extra" not in str(req.marker) or not req.marker.evaluate({"extra": extra}):
-            continue
-        if canonicalize_name(req.name) == "verl":
-            for nested in sorted(req.extras - seen):
-                seen.add(nested)
-                found += requirements_of(nested, seen)
-        else:
-            found.append(req)
-    return found
-
-
-pins = [r for r in requirements_of("fsdp", {"fsdp"}) if canonicalize_name(r.name) == "flash-attn"]
-if not pins:
-    sys.exit("verl's fsdp extra names no flash-attn")
-print(f"flash-attn{pins[0].specifier}")
-PY
+from fadtq.verl_ext.version import verl_extra_requirement
+requirement = verl_extra_requirement("fsdp", "flash-attn")
+sys.exit("verl is not installed, or its fsdp extra names no flash-attn") if requirement is None else print(requirement)'
 }
 
 if [ "${1:-}" = "--print-flash-attn-requirement" ]; then

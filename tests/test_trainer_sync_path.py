@@ -54,7 +54,7 @@ def test_a_subclass_under_another_name_would_take_the_async_path():
 
 @pytest.mark.parametrize("experiment,skips", [("fadtq", True), ("external_judge", True), ("gpg", True), ("grpo", False)])
 def test_old_log_prob_pass_is_skipped_only_for_the_ratio_free_loss(experiment, skips):
-    from fadtq.verl_ext.fadtq_trainer import skips_old_log_prob
+    from fadtq.config_checks import skips_old_log_prob
 
     config = compose_config([f"+experiment={experiment}"])
     assert skips_old_log_prob(config) is skips

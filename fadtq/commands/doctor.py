@@ -59,7 +59,7 @@ CHECKPOINT_BYTES_PER_PARAMETER = {"model": 4, "optimizer": 8, "hf_model": 2}
 DEFAULT_SAVE_CONTENTS = ("model", "optimizer", "extra")
 #: Rows whose every image is decoded: the first few, plus a seeded sample of the rest.
 FIRST_ROWS, SAMPLED_ROWS = 4, 8
-FLASH_ATTN_FIX = ("pip install 'flash-attn{spec}' --no-build-isolation after torch (it builds against the installed "
+FLASH_ATTN_FIX = ("pip install '{requirement}' --no-build-isolation after torch (it builds against the installed "
                   "torch), or the prebuilt wheel matching torch / CUDA / Python from flash-attn's releases")
 
 
@@ -317,22 +317,9 @@ def verl_requirements(extras: Iterable[str] = ()) -> dict[str, object]:
     return specs
 
 
-def _any_extra_specifier(package: str) -> str:
-    """verl's specifier for ``package`` from whichever extra names it (e.g. flash-attn's pin), or ''."""
-    from importlib.metadata import PackageNotFoundError, requires
-
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
-
-    with contextlib.suppress(PackageNotFoundError):
-        for line in requires("verl") or []:
-            requirement = Requirement(line)
-            if canonicalize_name(requirement.name) == canonicalize_name(package) and str(requirement.specifier):
-                return str(requirement.specifier)
-    return ""
-
-
 def check_flash_attn(config) -> CheckResult:
+    from fadtq.verl_ext.version import verl_extra_requirement
+
     reasons = flash_attention_reasons(config)
     try:
         from flash_attn import flash_attn_varlen_func  # noqa: F401  (what verl's padding-free Qwen2-VL path calls)
@@ -343,7 +330,7 @@ def check_flash_attn(config) -> CheckResult:
             return passed("flash_attn", f"not installed; not needed (no padding-free path, attn_implementation={attn})")
         return failed("flash_attn", f"import flash_attn failed ({_one_line(exc)}); the config needs it: "
                                     f"{'; '.join(reasons)}",
-                      FLASH_ATTN_FIX.format(spec=_any_extra_specifier("flash-attn")))
+                      FLASH_ATTN_FIX.format(requirement=verl_extra_requirement("fsdp", "flash-attn") or "flash-attn"))
     return passed("flash_attn", f"{getattr(flash_attn, '__version__', '?')} imports"
                                 + (f" (needed: {'; '.join(reasons)})" if reasons else " (not needed by this config)"))
 

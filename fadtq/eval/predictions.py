@@ -91,7 +91,7 @@ def make_record(*, index: int, category: str, label: str, response: str, options
     parsed = parse_response(response)
     return {
         "index": int(index), "category": category, "label": label,
-        "pred": predicted_label(response, options), "answer": parsed.answer, "well_formed": parsed.well_formed,
+        "pred": answer_to_label(parsed.answer, options), "answer": parsed.answer, "well_formed": parsed.well_formed,
         "think_words": think_word_count(parsed.think), "truncated": truncated, "response": response,
         "model": model, "backend": backend, "prompt_version": prompt_version, "data_source": data_source,
         "options": dict(options), "sampling": sampling or {},

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -30,11 +31,11 @@ from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from verl.workers.utils.padding import response_to_nested
 
-from fadtq.judge.health import JudgeFailureGuard, JudgeUnhealthy
+from fadtq.config_checks import FADTQ_TRAINER_MODE, judge_failure_guard, skips_old_log_prob
+from fadtq.judge.health import JudgeUnhealthy
 from fadtq.rewards.focal import balanced_class_weights, focal_bonus
 from fadtq.verl_ext import estimators
 
-MODE_NAME = "fadtq_sync"
 #: The mode name verl's trainer compares against; ours must take every one of its branches.
 VERL_SYNC_MODE = "sync"
 METRICS_FILE_ENV = "VERL_FILE_LOGGER_PATH"
@@ -66,25 +67,11 @@ def sub_reward_metrics(infos: list[dict]) -> dict[str, float]:
     return metrics
 
 
-def uses_ratio_free_loss(config) -> bool:
-    """True when the policy loss never reads ``old_log_prob`` (verl's ``gpg``: ``−A·log π``)."""
-    return config.actor_rollout_ref.actor.policy_loss.get("loss_mode", "vanilla") == "gpg"
-
-
-def skips_old_log_prob(config) -> bool:
-    """Whether the trainer reuses the rollout's log-probs instead of a forward pass for ``old_log_prob``."""
-    fadtq = config.get("fadtq", {}) or {}
-    return bool(fadtq.get("skip_old_log_prob", True)) and uses_ratio_free_loss(config) \
-        and bool(config.actor_rollout_ref.rollout.get("calculate_log_probs", False))
-
-
 def kept_metrics_history(path: str | os.PathLike | None, resumed_step: int) -> bytes:
     """The lines of a metrics JSONL file logged at steps ``<= resumed_step`` (what a resumed run keeps).
 
     Later steps were logged after the checkpoint the run resumes from; they are logged again.
     """
-    import json
-
     if not path or resumed_step <= 0 or not Path(path).is_file():
         return b""
     kept = []
@@ -98,7 +85,7 @@ def kept_metrics_history(path: str | os.PathLike | None, resumed_step: int) -> b
     return b"".join(kept)
 
 
-@register_trainer(MODE_NAME)
+@register_trainer(FADTQ_TRAINER_MODE)
 class FadtqTrainerSync(PPOTrainerSync):
     # verl assigns ``self.trainer_mode = config.trainer.v1.trainer_mode`` and then branches on the name.
     @property
@@ -128,10 +115,8 @@ class FadtqTrainerSync(PPOTrainerSync):
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)  # verl's file logger does not create it
             self.__dict__["_metrics_history"] = kept_metrics_history(path, int(getattr(self, "global_steps", 0)))
-        fadtq = self.config.get("fadtq", {}) or {}
-        self._judge_guard = JudgeFailureGuard(float(fadtq.get("judge_max_fail_rate", 0.5)),
-                                              int(fadtq.get("judge_fail_patience", 3)))
-        logger.warning("fadtq trainer %s: verl sync path (replay buffer %s), old_log_prob %s", MODE_NAME,
+        self._judge_guard = judge_failure_guard(self.config)
+        logger.warning("fadtq trainer %s: verl sync path (replay buffer %s), old_log_prob %s", FADTQ_TRAINER_MODE,
                        type(self.replay_buffer).__name__,
                        "reused from the rollout" if skips_old_log_prob(self.config) else "recomputed")
         return super().fit(agent_loop_manager)

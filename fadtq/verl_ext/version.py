@@ -33,3 +33,39 @@ def check_verl_version() -> None:
     problem = verl_version_problem()
     if problem:
         raise UnsupportedVerlVersion(problem)
+
+
+def verl_extra_requirement(extra: str, package: str) -> str | None:
+    """``package``'s requirement in the installed verl's ``extra`` (e.g. ``flash-attn==2.8.3`` for
+    ``fsdp``), following nested ``verl[…]`` extras; None when verl is missing or names no such package.
+
+    verl pins flash-attn only through ``fsdp`` → ``verl[flash-attn-cu130torch211]``, so the chain is
+    followed rather than the nested extra's name hard-coded.
+    """
+    from importlib.metadata import PackageNotFoundError, requires
+
+    try:
+        raw = requires("verl") or []
+    except PackageNotFoundError:
+        return None
+    from packaging.requirements import Requirement  # a dependency of verl, so present from here on
+    from packaging.utils import canonicalize_name
+
+    lines = [Requirement(line) for line in raw]
+
+    def requirements_of(name: str, seen: set[str]) -> list[Requirement]:
+        found = []
+        for requirement in lines:
+            marker = requirement.marker
+            if marker is None or "extra" not in str(marker) or not marker.evaluate({"extra": name}):
+                continue
+            if canonicalize_name(requirement.name) == "verl":
+                for nested in sorted(requirement.extras - seen):
+                    seen.add(nested)
+                    found += requirements_of(nested, seen)
+            else:
+                found.append(requirement)
+        return found
+
+    pins = [r for r in requirements_of(extra, {extra}) if canonicalize_name(r.name) == canonicalize_name(package)]
+    return f"{package}{pins[0].specifier}" if pins else None
