@@ -142,7 +142,7 @@ def stage(number: int, title: str) -> None:
 
 
 def build_data(state: DemoState) -> None:
-    from fadtq.data.synth_loco import SMALL_PER_CLASS
+    from fadtq.offline.synth_loco import SMALL_PER_CLASS
 
     out = state.options.out
     stage(1, "synthetic MVTec-LOCO-layout images → Pair3C with the real builder")

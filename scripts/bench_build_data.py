@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from fadtq.data.build import build_pair3c
 from fadtq.data.images import DEFAULT_MAX_PIXELS, encode_resized_png, target_size
-from fadtq.data.loco_layout import LOCO_CATEGORIES
-from fadtq.data.pair3c import build_pair3c
-from fadtq.data.synth_loco import SIZES, draw_image, generate_loco_tree
+from fadtq.data.layout import LOCO_CATEGORIES
 from fadtq.labels import NORMAL
+from fadtq.offline.synth_loco import SIZES, draw_image, generate_loco_tree
 
 
 def timed(fn):

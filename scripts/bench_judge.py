@@ -30,8 +30,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from fadtq.judge.client import JudgeClient, JudgeSettings
-from fadtq.rewards.accuracy import accuracy_reward
-from fadtq.rewards.parsing import parse_response
+from fadtq.rewards import accuracy_reward, parse_response
 
 OPTIONS = {"A": "normal", "B": "structural", "C": "logical"}
 QUESTION = ("Product: screw bag. The first image is a reference image known to be normal; the second image is a "

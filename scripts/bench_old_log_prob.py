@@ -36,8 +36,8 @@ RUNS = {
 
 
 def prepare(work: Path) -> tuple[str, dict]:
-    from fadtq.data.pair3c import build_pair3c
-    from fadtq.data.synth_loco import SMALL_PER_CLASS, generate_loco_tree
+    from fadtq.data.build import build_pair3c
+    from fadtq.offline.synth_loco import SMALL_PER_CLASS, generate_loco_tree
     from fadtq.offline.tiny_qwen2_5_vl import build_tiny_qwen2_5_vl
 
     model = build_tiny_qwen2_5_vl(work / "model")

@@ -33,8 +33,8 @@ def tiny_model_dir(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def small_pair3c(tmp_path_factory):
-    from fadtq.data.pair3c import build_pair3c
-    from fadtq.data.synth_loco import SMALL_PER_CLASS, generate_loco_tree
+    from fadtq.data.build import build_pair3c
+    from fadtq.offline.synth_loco import SMALL_PER_CLASS, generate_loco_tree
 
     tmp = tmp_path_factory.mktemp("pair3c_small")
     return build_pair3c(generate_loco_tree(tmp / "loco", counts="small"), tmp / "pair3c", per_class=SMALL_PER_CLASS,

@@ -12,7 +12,7 @@ must move the letter's share of the rollouts up (sign 1) or down (sign −1) wit
 
 from __future__ import annotations
 
-from fadtq.rewards.parsing import parse_response
+from fadtq.rewards import parse_response
 
 
 def answered_letter(response: str) -> str | None:

@@ -17,7 +17,7 @@ import pytest
 from fadtq.data.prompt import PAIR3C_OPTIONS
 from fadtq.eval.metrics import UNPARSABLE
 from fadtq.eval.predictions import make_record, read_predictions
-from fadtq.rewards.parsing import answer_to_label
+from fadtq.rewards import answer_to_label
 from fadtq.verl_ext.reward import compute_score
 
 N, S, L = "normal", "structural", "logical"

@@ -14,8 +14,8 @@ import pytest
 
 from fadtq.backends.cpu.bounded_run import run_in_own_session
 from fadtq.backends.cpu.settings import CPU_ENV
-from fadtq.data.pair3c import build_pair3c
-from fadtq.data.synth_loco import SMALL_PER_CLASS, generate_loco_tree
+from fadtq.data.build import build_pair3c
+from fadtq.offline.synth_loco import SMALL_PER_CLASS, generate_loco_tree
 
 pytestmark = pytest.mark.slow
 

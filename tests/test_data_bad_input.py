@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import pytest
 
 from fadtq.cli import main as fadtq_main
-from fadtq.data.pair3c import build_pair3c
-from fadtq.data.synth_binary import make_synthetic_mvtec_ad, make_synthetic_visa
-from fadtq.data.synth_loco import SMALL_PER_CLASS, generate_loco_tree
+from fadtq.data.build import build_pair3c
+from fadtq.offline.synth_binary import make_synthetic_mvtec_ad, make_synthetic_visa
+from fadtq.offline.synth_loco import SMALL_PER_CLASS, generate_loco_tree
 
 
 @pytest.fixture(scope="module")

@@ -9,32 +9,32 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from fadtq.data.binary_sets import (
+from fadtq.data import DataError
+from fadtq.data.binary import (
     MVTEC_AD_CATEGORIES,
     MVTEC_AD_OFFICIAL_COUNTS,
     NATURAL_DEFECT_SHARE,
     VISA_CATEGORIES,
     VISA_OFFICIAL_COUNTS,
     binary_counts,
+    build_binary,
     natural_counts,
     sample_binary_pairs,
     sample_natural_binary_pairs,
     scan_mvtec_ad,
     scan_visa,
 )
-from fadtq.data.build_binary import build_binary
-from fadtq.data.errors import DataError
-from fadtq.data.pairs import TEST, TRAIN
-from fadtq.data.loco_layout import LOCO_CATEGORIES
-from fadtq.data.synth_binary import make_synthetic_mvtec_ad, make_synthetic_visa
-from fadtq.data.synth_loco import (
+from fadtq.data.layout import LOCO_CATEGORIES
+from fadtq.data.split import TEST, TRAIN
+from fadtq.labels import ANOMALOUS, LOGICAL, NORMAL, STRUCTURAL
+from fadtq.offline.synth_binary import make_synthetic_mvtec_ad, make_synthetic_visa
+from fadtq.offline.synth_loco import (
     MARKER,
     RULES,
     draw_image,
     draw_scene,
     generate_loco_tree,
 )
-from fadtq.labels import ANOMALOUS, LOGICAL, NORMAL, STRUCTURAL
 
 REPO = Path(__file__).resolve().parents[1]
 

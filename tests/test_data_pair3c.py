@@ -9,12 +9,11 @@ import pytest
 from PIL import Image
 
 from fadtq.cli import main as fadtq_main
-from fadtq.data.loco_layout import LOCO_CATEGORIES, OFFICIAL_COUNTS, scan_loco
-from fadtq.data.pair3c import PAPER_TABLE1_TEST, build_pair3c, matches_paper_table1
-from fadtq.data.pair3c_split import sample_pair3c, table1_counts
-from fadtq.data.pairs import read_manifest
-from fadtq.data.synth_loco import generate_loco_tree
+from fadtq.data.build import PAPER_TABLE1_TEST, build_pair3c, matches_paper_table1
+from fadtq.data.layout import LOCO_CATEGORIES, OFFICIAL_COUNTS, scan_loco
+from fadtq.data.split import read_manifest, sample_pair3c, table1_counts
 from fadtq.labels import LOCO_FOLDER_TO_LABEL, PAIR3C_LABELS
+from fadtq.offline.synth_loco import generate_loco_tree
 
 COMMITTED_MANIFEST = Path(__file__).resolve().parents[1] / "data" / "pair3c_seed42_manifest.csv"
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from fadtq.data.pair3c import build_pair3c
-from fadtq.data.synth_loco import SMALL_PER_CLASS, generate_loco_tree
+from fadtq.data.build import build_pair3c
+from fadtq.offline.synth_loco import SMALL_PER_CLASS, generate_loco_tree
 
 MAX_PIXELS = 16 * 28 * 28  # the tiny processor's own budget, so its grid is ours
 

@@ -15,8 +15,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from fadtq.commands import doctor
-from fadtq.data.pair3c import DATA_SOURCE, PAPER_TABLE1_TEST, PAPER_TABLE1_TRAIN, build_pair3c
-from fadtq.data.synth_loco import SMALL_PER_CLASS, generate_loco_tree
+from fadtq.data.build import DATA_SOURCE, PAPER_TABLE1_TEST, PAPER_TABLE1_TRAIN, build_pair3c
+from fadtq.offline.synth_loco import SMALL_PER_CLASS, generate_loco_tree
 from fadtq.train import compose_config
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fadtq.data.pair3c import build_pair3c
-from fadtq.data.synth_loco import SMALL_PER_CLASS, generate_loco_tree
+from fadtq.data.build import build_pair3c
 from fadtq.eval.runner import EvalInputError, SamplingOptions, merged_model_dir, resolve_model, run_eval
+from fadtq.offline.synth_loco import SMALL_PER_CLASS, generate_loco_tree
 
 LABELS = (None, "normal", "structural", "logical")
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from fadtq.data.pair3c import build_pair3c
-from fadtq.data.synth_loco import SMALL_PER_CLASS, generate_loco_tree
+from fadtq.data.build import build_pair3c
 from fadtq.eval.runner import chat_with_images, resolve_model, vllm_conversation
+from fadtq.offline.synth_loco import SMALL_PER_CLASS, generate_loco_tree
 
 TABLE2_MODELS = {
     "baseline_qwen2_5_vl_3b.sh": "Qwen/Qwen2.5-VL-3B-Instruct",

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from fadtq.data.build_binary import build_binary
-from fadtq.data.synth_binary import make_synthetic_mvtec_ad, make_synthetic_visa
+from fadtq.data.binary import build_binary
 from fadtq.labels import ANOMALOUS, NORMAL
+from fadtq.offline.synth_binary import make_synthetic_mvtec_ad, make_synthetic_visa
 from fadtq.train import compose_config
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from fadtq.cli import main as fadtq_main
-from fadtq.data.errors import DataError
-from fadtq.data.pair3c import build_pair3c
+from fadtq.data import DataError
+from fadtq.data.build import build_pair3c
 from fadtq.data.prompt import (
     BINARY_OPTIONS,
     BINARY_PROMPT_VERSION,
@@ -26,10 +26,10 @@ from fadtq.data.prompt import (
     prompt_version_of_question,
     question_text,
 )
-from fadtq.data.synth_loco import SMALL_PER_CLASS, generate_loco_tree
 from fadtq.judge.rubric import RUBRIC_VERSION, build_messages, rubric_version, system_prompt
 from fadtq.labels import ANOMALOUS, LOGICAL, NORMAL, STRUCTURAL
-from fadtq.rewards.parsing import answer_to_label
+from fadtq.offline.synth_loco import SMALL_PER_CLASS, generate_loco_tree
+from fadtq.rewards import answer_to_label
 
 #: The question of rows built before the paper's wording existed (version pair3c-v2): unchanged.
 LOCO_QUESTION = (

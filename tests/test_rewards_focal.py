@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fadtq.rewards.focal import balanced_class_weights, focal_bonus, focal_reward, group_accuracy
+from fadtq.rewards import balanced_class_weights, focal_bonus, focal_reward, group_accuracy
 
 
 def test_focal_reward_hand_values():

@@ -1,7 +1,6 @@
 """Property-based fuzzing of the reward — the pure functions and the verl entry point with a judge that
 answers anything: never raises, R ∈ [0, 3], r_tq counts only when r_acc = 1."""
 
-import pytest
 import asyncio
 import json
 import threading
@@ -11,11 +10,14 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from fadtq.rewards.accuracy import accuracy_reward
-from fadtq.rewards.format import format_reward
-from fadtq.rewards.parsing import parse_response
-from fadtq.rewards.thinking_quality import normalised_judge_score, thinking_quality_reward
-from fadtq.rewards.total import fadtq_reward
+from fadtq.rewards import (
+    accuracy_reward,
+    fadtq_reward,
+    format_reward,
+    normalised_judge_score,
+    parse_response,
+    thinking_quality_reward,
+)
 from fadtq.verl_ext.reward import compute_score
 
 OPTIONS = {"A": "normal", "B": "structural", "C": "logical"}

@@ -2,11 +2,15 @@
 
 import pytest
 
-from fadtq.rewards.accuracy import accuracy_reward
-from fadtq.rewards.format import format_reward
-from fadtq.rewards.parsing import answer_to_label, parse_response
-from fadtq.rewards.thinking_quality import normalised_judge_score, thinking_quality_reward
-from fadtq.rewards.total import fadtq_reward
+from fadtq.rewards import (
+    accuracy_reward,
+    answer_to_label,
+    fadtq_reward,
+    format_reward,
+    normalised_judge_score,
+    parse_response,
+    thinking_quality_reward,
+)
 
 OPTIONS = {"A": "normal", "B": "structural", "C": "logical"}
 T = "<think>The test image shows a scratch on the lid that the reference image does not have.</think>"

@@ -87,16 +87,15 @@ def parquet_row_item(tmp_path_factory, tiny_model_dir):
     import io
     from pathlib import Path
 
+    import verl.trainer.config as verl_config
     from omegaconf import OmegaConf
     from PIL import Image
-    import verl.trainer.config as verl_config
     from verl.utils import hf_processor, hf_tokenizer
     from verl.utils.dataset.rl_dataset import RLHFDataset
 
-    from fadtq.data.build import write_parquet
-    from fadtq.data.pairs import Pair
+    from fadtq.data.build import pair_row, write_parquet
     from fadtq.data.prompt import PAIR3C_OPTIONS
-    from fadtq.data.rows import pair_row
+    from fadtq.data.split import Pair
 
     def png(colour):
         buffer = io.BytesIO()

@@ -72,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "parts, deformation, or defects; logical: count mismatch or spatial inconsistency), "
                              "'loco' = MVTec LOCO's own (a missing part is logical); see fadtq/data/prompt.py "
                              "(default: %(default)s)")
-    from fadtq.data.binary_sets import BALANCES, NATURAL_DEFECT_SHARE  # light: numpy only
+    from fadtq.data.binary import BALANCES, NATURAL_DEFECT_SHARE  # light: numpy only
 
     for name, title, layout in (
             ("mvtec-ad", "MVTec-AD", "Layout: <root>/<category>/{train/good, test/good, test/<defect>}/NNN.png "
@@ -118,20 +118,20 @@ def split_tables(counts: dict, labels, title: str) -> list:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from fadtq.data.errors import DataError
+    from fadtq.data import DataError
     from fadtq.labels import BINARY_LABELS, PAIR3C_LABELS
 
     progress = not args.no_progress
     try:
         if args.dataset == "pair3c":
-            from fadtq.data.pair3c import build_pair3c, matches_paper_table1
+            from fadtq.data.build import build_pair3c, matches_paper_table1
 
             result = build_pair3c(args.root, args.out, seed=args.seed, per_class=args.per_class,
                                   max_pixels=args.max_pixels, manifest=args.manifest, progress=progress,
                                   workers=args.workers, prompt_version=args.prompt_version)
             labels, title = PAIR3C_LABELS, "Table 1, MVTec-LOCO-AD-Pair3C"
         else:
-            from fadtq.data.build_binary import build_binary, training_share
+            from fadtq.data.binary import build_binary, training_share
 
             result = build_binary(args.dataset, args.root, args.out, seed=args.seed, per_class=args.per_class,
                                   balance=args.balance, manifest=args.manifest, max_pixels=args.max_pixels,

@@ -322,8 +322,8 @@ def check_flash_attn(config) -> CheckResult:
 
     reasons = flash_attention_reasons(config)
     try:
-        from flash_attn import flash_attn_varlen_func  # noqa: F401  (what verl's padding-free Qwen2-VL path calls)
         import flash_attn
+        from flash_attn import flash_attn_varlen_func  # noqa: F401  (what verl's padding-free Qwen2-VL path calls)
     except Exception as exc:  # an ABI mismatch is an ImportError or OSError with an undefined symbol
         if not reasons:
             attn = config_value(config, "actor_rollout_ref.model.override_config.attn_implementation")
@@ -606,7 +606,7 @@ def _label_counts(paths: list[str]) -> tuple[dict, dict]:
     """Pair3C rows of ``paths``: (counts[split][category][label], rows per split)."""
     import pyarrow.parquet as pq
 
-    from fadtq.data.pair3c import DATA_SOURCE
+    from fadtq.data.build import DATA_SOURCE
 
     counts: dict = {}
     splits: dict = {}
@@ -625,7 +625,7 @@ def _label_counts(paths: list[str]) -> tuple[dict, dict]:
 
 def check_pair3c_table1(config) -> CheckResult:
     """For Pair3C rows: counts per split, category and label equal the paper's Table 1."""
-    from fadtq.data.pair3c import DATA_SOURCE, PAPER_TABLE1_TEST, PAPER_TABLE1_TRAIN, matches_paper_table1
+    from fadtq.data.build import DATA_SOURCE, PAPER_TABLE1_TEST, PAPER_TABLE1_TRAIN, matches_paper_table1
 
     name = "pair3c table 1"
     if _cpu_backend(config):

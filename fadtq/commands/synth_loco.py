@@ -48,8 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fadtq.data.errors import DataError
-    from fadtq.data.synth_loco import SMALL_PER_CLASS, generate_loco_tree
+    from fadtq.data import DataError
+    from fadtq.offline.synth_loco import SMALL_PER_CLASS, generate_loco_tree
 
     if not args.out and not args.preview:
         print("fadtq synth-loco: error: give --out DIR (a dataset), --preview PNG (a picture), or both", file=sys.stderr)
@@ -82,8 +82,8 @@ def preview_sheet(difficulty: str = "easy", seed: int = 0, categories=PREVIEW_CA
     them) next to a test image, one row per class. Same arguments → the same pixels."""
     from PIL import Image, ImageDraw, ImageFont
 
-    from fadtq.data.synth_loco import SIZES, draw_image
     from fadtq.labels import PAIR3C_LABELS
+    from fadtq.offline.synth_loco import SIZES, draw_image
 
     cell_w = max(SIZES[c][0] for c in categories) * scale + 8
     cell_h = max(SIZES[c][1] for c in categories) * scale + 8

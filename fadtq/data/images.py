@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from fadtq.data.errors import DataError
+from fadtq.data import DataError
 
 #: Qwen2.5-VL: 14-pixel patches merged 2 × 2 → one vision token per 28 × 28 pixels.
 PATCH_FACTOR = 28

@@ -34,7 +34,7 @@ import pandas as pd
 
 from fadtq.eval.metrics import think_word_count
 from fadtq.labels import ANOMALOUS, BINARY_LABELS, PAIR3C_LABELS
-from fadtq.rewards.parsing import answer_to_label, parse_response
+from fadtq.rewards import answer_to_label, parse_response
 
 REQUIRED_FIELDS = ("index", "category", "label", "pred")
 
@@ -87,7 +87,7 @@ def ordered_classes(option_maps, labels) -> tuple[str, ...]:
 def make_record(*, index: int, category: str, label: str, response: str, options: dict, model: str,
                 prompt_version: str = "", data_source: str = "", backend: str = "", sampling: dict | None = None,
                 truncated: bool | None = None) -> dict:
-    """One prediction line; the answer is read by the reward's own parser (``fadtq.rewards.parsing``)."""
+    """One prediction line; the answer is read by the reward's own parser (``fadtq.rewards``)."""
     parsed = parse_response(response)
     return {
         "index": int(index), "category": category, "label": label,
@@ -99,7 +99,7 @@ def make_record(*, index: int, category: str, label: str, response: str, options
 
 
 def predicted_label(response, options) -> str | None:
-    """The class the shared answer matcher (the reward's, ``fadtq.rewards.parsing``) reads from a
+    """The class the shared answer matcher (the reward's, ``fadtq.rewards``) reads from a
     raw ``response`` given the row's ``options`` (letter -> class)."""
     return answer_to_label(parse_response(response).answer, options)
 

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from fadtq.eval import metrics
-from fadtq.eval.predictions import PredictionFile, GroundTruth, read_predictions
-from fadtq.rewards.parsing import parse_response
+from fadtq.eval.predictions import GroundTruth, PredictionFile, read_predictions
+from fadtq.rewards import parse_response
 
 #: Column order of the paper's Table 2; other categories (MVTec-AD, VisA) follow alphabetically.
 CATEGORY_ORDER = ("breakfast_box", "splicing_connectors", "juice_bottle", "screw_bag", "pushpins")

@@ -7,6 +7,7 @@ import math
 import re
 
 from fadtq.data.prompt import OPTION_TEXTS, PROMPT_VERSION, option_texts, prompt_version_of_question
+from fadtq.rewards import clamp_judge_score
 
 #: v2: the classes are described in the wording of the row's prompt version (``fadtq.data.prompt``),
 #: not in one fixed wording. The full identity of a rubric text is :func:`rubric_version`.
@@ -93,11 +94,6 @@ def response_format() -> dict:
     return {"type": "json_schema", "json_schema": {"name": "thinking_quality", "strict": True, "schema": SCORE_SCHEMA}}
 
 
-def clamp_score(value: float) -> float:
-    """A judge score clamped to the rubric's 0–3 scale."""
-    return float(min(max(value, 0.0), 3.0))
-
-
 def _is_score(value) -> bool:
     """A finite number (JSON allows NaN/Infinity in Python's parser; a bool is not a score)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
@@ -115,8 +111,8 @@ def parse_scores(text: str) -> tuple[float, float] | None:
     if isinstance(data, dict):
         conc, rel = data.get("conciseness"), data.get("relevance")
         if _is_score(conc) and _is_score(rel):
-            return clamp_score(conc), clamp_score(rel)
+            return clamp_judge_score(conc), clamp_judge_score(rel)
     found = {name: pattern.findall(text) for name, pattern in _FIELD.items()}
     if all(len(values) == 1 for values in found.values()):
-        return clamp_score(float(found["conciseness"][0])), clamp_score(float(found["relevance"][0]))
+        return clamp_judge_score(float(found["conciseness"][0])), clamp_judge_score(float(found["relevance"][0]))
     return None

@@ -33,7 +33,7 @@ from verl.workers.utils.padding import response_to_nested
 
 from fadtq.config_checks import FADTQ_TRAINER_MODE, judge_failure_guard, skips_old_log_prob
 from fadtq.judge.health import JudgeUnhealthy
-from fadtq.rewards.focal import balanced_class_weights, focal_bonus
+from fadtq.rewards import balanced_class_weights, focal_bonus
 from fadtq.verl_ext import estimators
 
 #: The mode name verl's trainer compares against; ours must take every one of its branches.

@@ -6,7 +6,7 @@
   ``split_csv/1cls.csv`` (columns object, split, label, image, mask; labels normal / anomaly).
 
 With ``official_counts=True`` each category gets its official numbers of images
-(``fadtq.data.binary_sets.*_OFFICIAL_COUNTS``) instead of the few of the ``n_*`` arguments.
+(``fadtq.data.binary.*_OFFICIAL_COUNTS``) instead of the few of the ``n_*`` arguments.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from fadtq.data.binary_sets import MVTEC_AD_OFFICIAL_COUNTS, VISA_OFFICIAL_COUNTS
+from fadtq.data.binary import MVTEC_AD_OFFICIAL_COUNTS, VISA_OFFICIAL_COUNTS
 
 
 def _image(seed: int, defect: bool, size=(96, 96)) -> tuple[Image.Image, Image.Image | None]:

@@ -1,6 +1,9 @@
-"""Parsing a policy response ``<think>…</think><answer>…</answer>`` and mapping the answer to a class.
+"""The FAD-TQ reward (paper §2.3), one small pure function per term.
 
-Shared by the reward and the evaluation, so a prediction is read the same way in both.
+``R = r_format + r_acc + r_acc·r_tq`` ∈ [0, 3], with ``r_tq = η·r_conc + (1−η)·r_rel`` from the
+frozen judge's 0–3 scores, and LR-IAD's focal rare-class bonus as an option. The parsing of a
+response and the answer-to-class matcher live here too: evaluation reads predictions with the same
+functions, so a prediction is scored the same way in training and in the report.
 """
 
 from __future__ import annotations
@@ -11,8 +14,12 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Mapping
 
+import numpy as np
+
 from fadtq.data.prompt import option_texts_of_label
 from fadtq.labels import ANOMALOUS, LOGICAL, NORMAL, STRUCTURAL
+
+# --- Parsing a response ``<think>…</think><answer>…</answer>`` ---
 
 _TAG = re.compile(r"</?\s*(think|answer)\s*>", re.IGNORECASE)
 _WELL_FORMED = re.compile(r"\s*<think>(?P<think>.*?)</think>\s*<answer>(?P<answer>.*?)</answer>\s*", re.DOTALL)
@@ -50,6 +57,108 @@ def parse_response(text: str) -> ParsedResponse:
         only_pair = len(found) == 1 and tags.count(f"<{name}>") == 1 and tags.count(f"</{name}>") == 1
         spans[name] = found[0].strip() if only_pair and not _TAG.search(found[0]) else None
     return ParsedResponse(spans["think"], spans["answer"], well_formed)
+
+
+# --- Format and accuracy ---
+
+
+def format_reward(parsed: ParsedResponse) -> float:
+    """``r_format = 1`` iff the response is exactly ``<think>…</think><answer>…</answer>`` (see
+    :func:`parse_response` for the precise rule), else 0."""
+    return 1.0 if parsed.well_formed else 0.0
+
+
+def accuracy_reward(answer: str | None, options: Mapping[str, str], ground_truth: str) -> float:
+    """``r_acc = 1`` iff the answer span maps to exactly one class and it equals the ground truth, else 0."""
+    predicted = answer_to_label(answer, options)
+    return 1.0 if predicted is not None and predicted == str(ground_truth).strip().lower() else 0.0
+
+
+# --- Thinking quality (the judge's conciseness and relevance) ---
+
+#: The judge scores each criterion on this integer scale (0 worst, 3 best).
+JUDGE_SCALE_MAX = 3.0
+
+
+def clamp_judge_score(score: float) -> float:
+    """A judge score clamped to the rubric's scale ``[0, JUDGE_SCALE_MAX]``."""
+    return min(max(float(score), 0.0), JUDGE_SCALE_MAX)
+
+
+def normalised_judge_score(score: float) -> float:
+    """``r = clamp(s, 0, 3) / 3``: a judge score 0–3 mapped to [0, 1]; out-of-range values are clamped."""
+    return clamp_judge_score(score) / JUDGE_SCALE_MAX
+
+
+def check_unit_interval(name: str, value: float) -> None:
+    """Raise ``ValueError`` unless ``0 ≤ value ≤ 1`` (η, a fallback r_tq)."""
+    if not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value}")
+
+
+def thinking_quality_reward(r_conc: float, r_rel: float, eta: float = 0.5) -> float:
+    """``r_tq = η·r_conc + (1−η)·r_rel`` with ``r_conc, r_rel ∈ [0, 1]`` (normalised judge scores).
+
+    η = 0.5 by default; η = 0 is the "−efficiency" ablation, η = 1 the "−relevance" ablation.
+    """
+    check_unit_interval("eta", eta)
+    return eta * r_conc + (1.0 - eta) * r_rel
+
+
+# --- Total ---
+
+
+def fadtq_reward(r_format: float, r_acc: float, r_tq: float, use_thinking_quality: bool = True) -> float:
+    """``R = r_format + r_acc + min(1, max(0, r_acc))·r_tq`` ∈ [0, 3].
+
+    The thinking-quality term counts only for correct answers (a well-argued wrong answer earns
+    nothing for its argument). ``use_thinking_quality=False`` drops the third term (the "no TQ" /
+    plain-GPG ablation).
+    """
+    gate = min(1.0, max(0.0, r_acc))
+    return r_format + r_acc + (gate * r_tq if use_thinking_quality else 0.0)
+
+
+# --- LR-IAD's focal rare-class bonus (option), applied per group of rollouts of one prompt ---
+
+
+def focal_reward(p: np.ndarray | float, alpha: float = 1.0, gamma: float = 2.0, class_weight: np.ndarray | float = 1.0):
+    """``R_focal = α·(1−p)^γ·f``, elementwise (LR-IAD, arXiv 2504.19524; it gives no values).
+
+    Our reading: ``p`` is the group's empirical accuracy on the prompt (the mean ``r_acc`` of its N
+    rollouts, the Monte-Carlo estimate of the policy's chance to answer it; the answer letter's token
+    probability would ignore the reasoning that produced it); ``f`` the ground-truth class's weight
+    (:func:`balanced_class_weights` by default, ``fadtq.focal.class_weights`` per class; 1 for every
+    class of a balanced set, so the bonus is then only a difficulty term; ``build-data --balance
+    natural`` makes the anomalous class rare); ``α = 1``, ``γ = 2`` (focal loss's usual value).
+    It is paid only to correct rollouts (:func:`focal_bonus`): rewarding a wrong answer on a hard
+    prompt would reward guessing, so ``R' = R + r_acc·R_focal`` can exceed 3 by at most ``α·max f``.
+    It runs in the ``fadtq_sync`` trainer before the advantage: a per-sample reward cannot see the group.
+    """
+    return alpha * np.power(1.0 - np.asarray(p, dtype=np.float64), gamma) * np.asarray(class_weight, dtype=np.float64)
+
+
+def balanced_class_weights(class_counts: Mapping[str, int]) -> dict[str, float]:
+    """``f_c = N / (K·N_c)``: 1 for every class of a balanced set, larger for rare classes."""
+    present = {label: count for label, count in class_counts.items() if count > 0}
+    total, k = sum(present.values()), len(present)
+    return {label: total / (k * count) for label, count in present.items()}
+
+
+def group_accuracy(r_acc: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Per-rollout ``p``: the mean ``r_acc`` of the rollout's group (``group`` = 0..G−1 codes)."""
+    r_acc = np.asarray(r_acc, dtype=np.float64)
+    sums = np.bincount(group, weights=r_acc)
+    counts = np.bincount(group)
+    return (sums / counts)[group]
+
+
+def focal_bonus(r_acc: np.ndarray, group: np.ndarray, labels, class_weights: Mapping[str, float] | None = None,
+                alpha: float = 1.0, gamma: float = 2.0) -> np.ndarray:
+    """Per-rollout bonus ``r_acc·α·(1−p)^γ·f_label`` added to R (vectorised over the batch)."""
+    r_acc = np.asarray(r_acc, dtype=np.float64)
+    weights = np.array([(class_weights or {}).get(str(label), 1.0) for label in labels], dtype=np.float64)
+    return r_acc * focal_reward(group_accuracy(r_acc, group), alpha, gamma, weights)
 
 
 # --- Answer -> class: template matching against the options the row was built with (paper §2.3) ---

@@ -35,8 +35,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from fadtq.data.loco_layout import LOCO_CATEGORIES, OFFICIAL_COUNTS
-from fadtq.data.publish import check_replaceable, publish, staging_folder
+from fadtq.data.build import check_replaceable, publish, staging_folder
+from fadtq.data.layout import LOCO_CATEGORIES, OFFICIAL_COUNTS
 from fadtq.labels import LOGICAL, NORMAL, STRUCTURAL
 
 #: Small counts for fast tests and the demo; Pair3C builds from them with ``per_class=SMALL_PER_CLASS``.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from fadtq.data.errors import DataError
+from fadtq.data import DataError
 from fadtq.labels import LOCO_FOLDER_TO_LABEL, LOGICAL, NORMAL, STRUCTURAL
 
 LOCO_CATEGORIES: tuple[str, ...] = ("breakfast_box", "juice_bottle", "pushpins", "screw_bag", "splicing_connectors")

@@ -1,4 +1,9 @@
-"""Pairs (test image + reference image) and the split manifest that freezes them."""
+"""Pairs (test image + reference image), the split manifest that freezes them, and the Pair3C split.
+
+The Pair3C protocol: from each category's official *test* split, sample ``per_class`` good /
+structural / logical images (seeded) for training; the rest are the test set. Training pairs take
+their reference from ``train/good``, test pairs from ``validation/good``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from fadtq.data.errors import DataError
+from fadtq.data import DataError
+from fadtq.data.layout import LOCO_CATEGORIES, LocoCategory
+from fadtq.labels import PAIR3C_LABELS
 
 TRAIN, TEST = "train", "test"
 
@@ -106,3 +113,21 @@ def sample_pairs(test_images: Mapping[str, Mapping[str, Sequence[str]]],
                 pool = references[category][split]
                 pairs.append(Pair(split, category, label, image, pool[int(reference_stream.integers(len(pool)))], seed))
     return pairs
+
+
+def sample_pair3c(categories: dict[str, LocoCategory], seed: int = 42, per_class: int = 40) -> list[Pair]:
+    """Deterministic in ``seed`` (see :func:`fadtq.data.split.sample_pairs`); a category's streams are
+    keyed by its position in ``LOCO_CATEGORIES``."""
+    return sample_pairs({name: c.test for name, c in categories.items()},
+                        {name: {TRAIN: c.train_good, TEST: c.validation_good} for name, c in categories.items()},
+                        PAIR3C_LABELS, seed, per_class, stream_key=LOCO_CATEGORIES.index,
+                        folder_of=lambda name, label: str(categories[name].test_folder(label)))
+
+
+def table1_counts(pairs: list[Pair]) -> dict[str, dict[str, dict[str, int]]]:
+    """``counts[split][category][label]`` — the paper's Table 1."""
+    counts: dict[str, dict[str, dict[str, int]]] = {}
+    for pair in pairs:
+        per_label = counts.setdefault(pair.split, {}).setdefault(pair.category, {label: 0 for label in PAIR3C_LABELS})
+        per_label[pair.label] = per_label.get(pair.label, 0) + 1
+    return counts
