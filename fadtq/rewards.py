@@ -90,10 +90,10 @@ def normalised_judge_score(score: float) -> float:
     return clamp_judge_score(score) / JUDGE_SCALE_MAX
 
 
-def check_unit_interval(name: str, value: float) -> None:
-    """Raise ``ValueError`` unless ``0 ≤ value ≤ 1`` (η, a fallback r_tq)."""
-    if not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value}")
+def check_unit_interval(name: str, value) -> None:
+    """Raise ``ValueError`` unless ``value`` is a number in [0, 1] (η, a fallback ``r_tq``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
 
 
 def thinking_quality_reward(r_conc: float, r_rel: float, eta: float = 0.5) -> float:

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fadtq.data.prompt import PAIR3C_OPTIONS
 from fadtq.eval.predictions import GroundTruth, make_record, read_predictions, scan_existing
 
 N, S, L = "normal", "structural", "logical"
-OPTIONS = {"A": N, "B": S, "C": L}
+OPTIONS = PAIR3C_OPTIONS
 
 
 def line(index, label, pred, category="pushpins", **extra):

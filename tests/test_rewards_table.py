@@ -2,6 +2,7 @@
 
 import pytest
 
+from fadtq.data.prompt import PAIR3C_OPTIONS
 from fadtq.rewards import (
     accuracy_reward,
     answer_to_label,
@@ -12,7 +13,7 @@ from fadtq.rewards import (
     thinking_quality_reward,
 )
 
-OPTIONS = {"A": "normal", "B": "structural", "C": "logical"}
+OPTIONS = PAIR3C_OPTIONS
 T = "<think>The test image shows a scratch on the lid that the reference image does not have.</think>"
 
 # (response, ground truth, r_format, r_acc)

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from fadtq.data.prompt import PAIR3C_OPTIONS
 from fadtq.verl_ext.reward import compute_score
 
-OPTIONS = {"A": "normal", "B": "structural", "C": "logical"}
+OPTIONS = PAIR3C_OPTIONS
 THINK = "<think>The test image shows a crack in the cap that the reference image does not have.</think>"
 EXPECTED_KEYS = {"score", "acc", "r_format", "r_acc", "r_tq", "r_conc", "r_rel", "judge_called", "judge_ok",
                  "judge_latency_s", "judge_error", "pred"}

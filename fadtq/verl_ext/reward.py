@@ -27,11 +27,12 @@ import os
 import weakref
 from typing import Any
 
+from fadtq.data.prompt import PAIR3C_OPTIONS
 from fadtq.judge.client import JudgeClient, JudgeResult, JudgeSettings
-from fadtq.labels import LOGICAL, NORMAL, STRUCTURAL
 from fadtq.rewards import (
     accuracy_reward,
     answer_to_label,
+    check_unit_interval,
     fadtq_reward,
     format_reward,
     normalised_judge_score,
@@ -42,8 +43,6 @@ from fadtq.rewards import (
 logger = logging.getLogger(__name__)
 
 JUDGE_URL_ENV = "FADTQ_JUDGE_URL"
-#: Used only when a row carries no ``extra_info.options`` (Pair3C's fixed letters).
-DEFAULT_OPTIONS = {"A": NORMAL, "B": STRUCTURAL, "C": LOGICAL}
 
 # One client per event loop and settings, reused by every call: its connection pool, semaphore,
 # breaker and cache must be shared to mean anything. verl awaits compute_score on the
@@ -128,7 +127,7 @@ async def compute_score(
     """
     _check_settings(eta, judge_fallback_tq)
     extra_info = extra_info if isinstance(extra_info, dict) else {}
-    options = extra_info.get("options") or DEFAULT_OPTIONS
+    options = extra_info.get("options") or PAIR3C_OPTIONS  # a row without options: Pair3C's letters
     try:
         parsed = parse_response(solution_str)
         r_format = format_reward(parsed)
@@ -161,9 +160,7 @@ async def compute_score(
 
 def _check_settings(eta: float, judge_fallback_tq: float) -> None:
     for name, value in (("eta", eta), ("judge_fallback_tq", judge_fallback_tq)):
-        if not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
-            raise ValueError(f"reward.custom_reward_function.reward_kwargs.{name} must be a number in [0, 1], "
-                             f"got {value!r}")
+        check_unit_interval(f"reward.custom_reward_function.reward_kwargs.{name}", value)
 
 
 _failures_logged = 0
