@@ -1,7 +1,8 @@
 """Session fixtures shared by the whole test-suite.
 
 - ``tiny_model_dir``: an offline tiny random Qwen2.5-VL folder, built once per session.
-- ``small_pair3c``: a small synthetic Pair3C set with tiny images, for training runs through verl.
+- ``small_loco_tree`` / ``small_pair3c``: a small synthetic LOCO tree and the Pair3C set built from it
+  (tiny images), shared by every test that only reads them.
 - ``judge_url``: a real OpenAI-compatible judge server (llama.cpp + a 270M GGUF model) on
   127.0.0.1, started once per session and stopped (by PID) afterwards.
 """
@@ -32,13 +33,21 @@ def tiny_model_dir(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def small_pair3c(tmp_path_factory):
-    from fadtq.data.build import build_pair3c
-    from fadtq.offline.synth_loco import SMALL_PER_CLASS, generate_loco_tree
+def small_loco_tree(tmp_path_factory):
+    """A small synthetic tree in MVTec LOCO AD's layout; read-only (copy it before changing it)."""
+    from fadtq.offline.synth_loco import generate_loco_tree
 
-    tmp = tmp_path_factory.mktemp("pair3c_small")
-    return build_pair3c(generate_loco_tree(tmp / "loco", counts="small"), tmp / "pair3c", per_class=SMALL_PER_CLASS,
-                        max_pixels=16 * 28 * 28, progress=False)
+    return generate_loco_tree(tmp_path_factory.mktemp("loco_small") / "loco", counts="small")
+
+
+@pytest.fixture(scope="session")
+def small_pair3c(small_loco_tree, tmp_path_factory):
+    """Pair3C built from ``small_loco_tree`` at the tiny processor's own pixel budget; read-only."""
+    from fadtq.data.build import build_pair3c
+    from fadtq.offline.synth_loco import SMALL_PER_CLASS
+
+    return build_pair3c(small_loco_tree, tmp_path_factory.mktemp("pair3c_small") / "pair3c",
+                        per_class=SMALL_PER_CLASS, max_pixels=16 * 28 * 28, progress=False)
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,6 @@ import pytest
 
 from fadtq.backends.cpu.bounded_run import run_in_own_session
 from fadtq.backends.cpu.settings import CPU_ENV
-from fadtq.data.build import build_pair3c
-from fadtq.offline.synth_loco import SMALL_PER_CLASS, generate_loco_tree
 
 pytestmark = pytest.mark.slow
 
@@ -59,10 +57,9 @@ def main_ppo_overrides(model: str, train: str, val: str, reward: str, out: str, 
 
 
 @pytest.fixture(scope="module")
-def main_ppo_run(tmp_path_factory, tiny_model_dir):
+def main_ppo_run(tmp_path_factory, tiny_model_dir, small_pair3c):
     tmp = tmp_path_factory.mktemp("main_ppo")
-    data = build_pair3c(generate_loco_tree(tmp / "loco", counts="small"), tmp / "pair3c", per_class=SMALL_PER_CLASS,
-                        max_pixels=16 * 28 * 28, progress=False)
+    data = small_pair3c
     reward = tmp / "varied_reward.py"
     reward.write_text(VARIED_REWARD)
     ray_tmp = tempfile.mkdtemp(prefix="fadtq-ray-")

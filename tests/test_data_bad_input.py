@@ -11,12 +11,12 @@ import pytest
 from fadtq.cli import main as fadtq_main
 from fadtq.data.build import build_pair3c
 from fadtq.offline.synth_binary import make_synthetic_mvtec_ad, make_synthetic_visa
-from fadtq.offline.synth_loco import SMALL_PER_CLASS, generate_loco_tree
+from fadtq.offline.synth_loco import SMALL_PER_CLASS
 
 
 @pytest.fixture(scope="module")
-def pristine_tree(tmp_path_factory):
-    return generate_loco_tree(tmp_path_factory.mktemp("pristine") / "loco", counts="small")
+def pristine_tree(small_loco_tree):
+    return small_loco_tree
 
 
 @pytest.fixture()

@@ -8,17 +8,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from fadtq.data.build import build_pair3c
-from fadtq.offline.synth_loco import SMALL_PER_CLASS, generate_loco_tree
-
 MAX_PIXELS = 16 * 28 * 28  # the tiny processor's own budget, so its grid is ours
 
 
 @pytest.fixture(scope="module")
-def small_build(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("verl_data")
-    root = generate_loco_tree(tmp / "loco", counts="small")
-    return build_pair3c(root, tmp / "pair3c", per_class=SMALL_PER_CLASS, max_pixels=MAX_PIXELS, progress=False)
+def small_build(small_pair3c):
+    return small_pair3c
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from fadtq.commands import doctor
-from fadtq.data.build import DATA_SOURCE, PAPER_TABLE1_TEST, PAPER_TABLE1_TRAIN, build_pair3c
-from fadtq.offline.synth_loco import SMALL_PER_CLASS, generate_loco_tree
+from fadtq.data.build import DATA_SOURCE, PAPER_TABLE1_TEST, PAPER_TABLE1_TRAIN
 from fadtq.train import compose_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,12 +34,9 @@ def closed_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def pair3c(tmp_path_factory):
+def pair3c(small_pair3c):
     """A small Pair3C (30 train / 30 test pairs) from synthetic images in LOCO's layout."""
-    tmp = tmp_path_factory.mktemp("doctor_data")
-    root = generate_loco_tree(tmp / "loco", counts="small")
-    build_pair3c(root, tmp / "pair3c", per_class=SMALL_PER_CLASS, max_pixels=16 * 28 * 28, progress=False)
-    return tmp / "pair3c"
+    return small_pair3c.out_dir
 
 
 @pytest.fixture(scope="module")

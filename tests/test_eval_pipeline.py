@@ -12,19 +12,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fadtq.data.build import build_pair3c
 from fadtq.eval.runner import EvalInputError, SamplingOptions, merged_model_dir, resolve_model, run_eval
-from fadtq.offline.synth_loco import SMALL_PER_CLASS, generate_loco_tree
 
 LABELS = (None, "normal", "structural", "logical")
 
 
 @pytest.fixture(scope="module")
-def test_parquet(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("pairs")
-    root = generate_loco_tree(tmp / "loco", counts="small")
-    return build_pair3c(root, tmp / "p3c", per_class=SMALL_PER_CLASS, max_pixels=16 * 28 * 28,
-                        progress=False).files["test"]
+def test_parquet(small_pair3c):
+    return small_pair3c.files["test"]
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from fadtq.data.build import build_pair3c
 from fadtq.eval.runner import chat_with_images, resolve_model, vllm_conversation
-from fadtq.offline.synth_loco import SMALL_PER_CLASS, generate_loco_tree
 
 TABLE2_MODELS = {
     "baseline_qwen2_5_vl_3b.sh": "Qwen/Qwen2.5-VL-3B-Instruct",
@@ -38,12 +36,8 @@ def test_baseline_recipe_is_valid_and_fails_clearly_without_data(script, tmp_pat
 
 
 @pytest.fixture(scope="module")
-def pair_rows(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("pairs")
-    root = generate_loco_tree(tmp / "loco", counts="small")
-    test = build_pair3c(root, tmp / "p3c", per_class=SMALL_PER_CLASS, max_pixels=20 * 28 * 28,
-                        progress=False).files["test"]
-    return pd.read_parquet(test)
+def pair_rows(small_pair3c):
+    return pd.read_parquet(small_pair3c.files["test"])
 
 
 def test_vllm_conversation_carries_both_images_on_the_training_grid(pair_rows):

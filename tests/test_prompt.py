@@ -28,7 +28,7 @@ from fadtq.data.prompt import (
 )
 from fadtq.judge.rubric import RUBRIC_VERSION, build_messages, rubric_version, system_prompt
 from fadtq.labels import ANOMALOUS, LOGICAL, NORMAL, STRUCTURAL
-from fadtq.offline.synth_loco import SMALL_PER_CLASS, generate_loco_tree
+from fadtq.offline.synth_loco import SMALL_PER_CLASS
 from fadtq.rewards import answer_to_label
 
 #: The question of rows built before the paper's wording existed (version pair3c-v2): unchanged.
@@ -128,8 +128,8 @@ def test_the_rubric_wording_defaults_to_the_paper_and_can_be_named():
 
 
 @pytest.fixture(scope="module")
-def small_tree(tmp_path_factory):
-    return generate_loco_tree(tmp_path_factory.mktemp("loco") / "small", counts="small")
+def small_tree(small_loco_tree):
+    return small_loco_tree
 
 
 def built_rows(result) -> pd.DataFrame:
