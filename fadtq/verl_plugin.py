@@ -1,19 +1,9 @@
-"""The one route from fadtq into verl: the ``verl.plugins`` entry point (``pyproject.toml``).
+"""fadtq's one route into verl: the ``verl.plugins`` entry point (``pyproject.toml``; docs/design.md, verl seam).
 
-``import verl`` loads this module in every process verl starts — the launcher, the TaskRunner, the
-actor/rollout, agent-loop and reward workers — so nothing else needs to bring our code into verl.
-It registers, in this order:
-
-- the CPU backend (platform + ``hf`` rollout), only when the ``cpu`` platform is selected
-  (``VERL_PLATFORM=cpu``, set by ``+backend=cpu``);
-- the ``fadtq_gpg`` advantage estimator;
-- the ``fadtq_sync`` trainer mode (imports verl's V1 trainer: about a second per process);
-- the guards for two verl 0.9.1 multimodal bugs.
-
-verl logs a plugin's exception at DEBUG and carries on, and the run would then fail much later
-("Unknown trainer 'fadtq_sync'") or train without our estimator. So a failure is logged here at
-ERROR with its cause before verl swallows it, and ``fadtq.train`` imports this module itself so
-that the launcher stops at once. Loading twice is harmless: every registration is idempotent.
+``import verl`` loads this module in every process verl starts. It registers the CPU backend (only with
+``VERL_PLATFORM=cpu``), the ``fadtq_gpg`` estimator, the ``fadtq_sync`` trainer mode and the multimodal
+guards; loading twice is harmless. verl logs a plugin's exception at DEBUG and carries on, so a failure is
+logged here at ERROR first, and ``fadtq.train`` imports this module itself so that the launcher stops at once.
 """
 
 from __future__ import annotations

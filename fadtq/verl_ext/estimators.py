@@ -1,22 +1,11 @@
-"""Registers the ``fadtq_gpg`` advantage estimator in verl's registry.
+"""The ``fadtq_gpg`` advantage estimator, registered in verl's registry on import (docs/design.md, Advantage).
 
-verl calls a custom estimator with ``token_level_rewards``, ``response_mask``, ``index`` (prompt
-uids) and ``config`` (the ``algorithm`` section, a DictConfig; None when called by hand) only; our
-options are read from it, with these defaults when a key is absent or null:
+Options come from verl's ``algorithm`` config (None when called by hand); an absent or null key takes its
+default: ``norm_adv_by_std_in_grpo`` (true), ``gpg_alpha_correction`` (false), ``epsilon`` (1e-6).
+``configs/fadtq_trainer.yaml`` declares all three, so their overrides need no leading ``+``.
 
-- ``algorithm.norm_adv_by_std_in_grpo`` (verl's own key, default true): divide by σ + ε;
-- ``algorithm.gpg_alpha_correction`` (default false): scale by the GPG paper's α = B/(B−M);
-- ``algorithm.epsilon`` (default 1e-6).
-
-``configs/fadtq_trainer.yaml`` declares all three, so plain ``algorithm.gpg_alpha_correction=true``
-overrides work (verl's schema has no such keys; elsewhere they need a leading ``+``).
-
-Per-step statistics (zero-variance group share, α — :class:`fadtq.advantage.GroupStats`): the
-estimator runs in verl's TaskRunner, in the same process as the trainer, so each call stores its
-statistics in ``LAST_STATS``; the ``fadtq_sync`` trainer mode reads them right after verl's
-``_compute_advantage`` and adds ``GroupStats.as_metrics()`` (``fadtq_gpg/alpha``,
-``fadtq_gpg/alpha_applied``, ``fadtq_gpg/zero_variance_group_share``, …) to the step's metrics.
-:func:`pop_last_stats` reads and clears them, so that a step can never log a stale batch's.
+The estimator runs in the trainer's process, so each call leaves its :class:`fadtq.advantage.GroupStats`
+in ``LAST_STATS``, where the ``fadtq_sync`` trainer mode picks them up for the step's metrics.
 """
 
 from __future__ import annotations
@@ -31,7 +20,7 @@ LAST_STATS: GroupStats | None = None
 
 
 def pop_last_stats() -> GroupStats | None:
-    """The statistics of the most recent call, cleared so that a step never logs a stale batch's."""
+    """The statistics of the most recent call, cleared so that a later read cannot see them again."""
     global LAST_STATS
     stats, LAST_STATS = LAST_STATS, None
     return stats
@@ -47,7 +36,7 @@ def option(config, key: str):
 
 
 def fadtq_gpg_advantage(token_level_rewards, response_mask, index=None, config=None, **kwargs):
-    """verl adapter around :func:`fadtq.advantage.compute_gpg_advantage`; returns ``(advantages, returns)``."""
+    """:func:`fadtq.advantage.compute_gpg_advantage` with verl's signature; returns ``(advantages, returns)``."""
     global LAST_STATS
     if index is None:
         raise ValueError("fadtq_gpg needs the prompt uids (verl passes them as `index`); none were given")

@@ -1,18 +1,15 @@
-"""Guards for two verl 0.9.1 multimodal bugs that hit GPU and CPU runs alike.
+"""Guards for two verl 0.9.1 multimodal bugs (GPU and CPU runs alike); each wraps verl's function.
 
-A. A micro-batch without images (text-only rows, or the padding samples the V1 trainer adds when a
-   trajectory fails) makes verl's Qwen2-VL forward call ``model.visual(...).mean()`` on the
-   ``BaseModelOutputWithPooling`` transformers 5 returns → ``AttributeError``. The guard hands verl's
-   ``_get_input_embeds`` a view of the model whose ``visual`` returns the embeddings tensor.
-B. TransferQueue packs per-sample M-RoPE ``position_ids`` (4, L_i) as a jagged nested tensor; when
-   every L_i is equal, torch makes the rope axis the ragged one, and verl's
-   ``maybe_fix_3d_position_ids`` then forces ``_ragged_idx=2`` on it → ``split_with_sizes`` fails in
-   ``update_actor``. The guard rebuilds such a tensor with the sequence axis ragged, and keeps
-   verl's own fix for the pickled case.
+A. A micro-batch without images (text-only rows, the V1 trainer's padding samples) makes verl's Qwen2-VL
+   forward call ``.mean()`` on the output object transformers 5 returns from ``model.visual`` →
+   ``AttributeError``. The guard gives ``_get_input_embeds`` a view of the model whose ``visual`` returns
+   the tensor.
+B. When all per-sample M-RoPE ``position_ids`` (4, L_i) have one length, torch makes the rope axis the
+   ragged one of TransferQueue's nested tensor, and verl's ``maybe_fix_3d_position_ids`` breaks it
+   (``split_with_sizes`` fails in ``update_actor``). The guard rebuilds such a tensor with the sequence
+   axis ragged; anything else goes to verl's own fix.
 
-Each replacement wraps the original function. :func:`apply` imports the three target modules and
-guards them; the plugin (:mod:`fadtq.verl_plugin`) calls it in every verl process, after checking
-the verl version, so the guards are in place before any worker builds a model.
+The plugin calls :func:`apply` in every verl process, after the version check, before any model is built.
 """
 
 from __future__ import annotations

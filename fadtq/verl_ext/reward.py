@@ -1,22 +1,17 @@
-"""verl reward entry point: ``reward.custom_reward_function.path=pkg://fadtq.verl_ext.reward``.
+"""FAD-TQ's reward for verl: ``reward.custom_reward_function.path=pkg://fadtq.verl_ext.reward``
+(docs/design.md, Rewards and verl seam).
 
-verl's reward loop (``naive`` manager) awaits :func:`compute_score` once per rollout, on the
-RewardLoopWorker's event loop, with ``reward_kwargs`` from
-``reward.custom_reward_function.reward_kwargs`` merged in. It returns a dict of scalars/strings:
-verl logs every numeric key in validation and keeps all of them as ``reward_extra_info``.
+verl's reward loop awaits :func:`compute_score` once per rollout on the RewardLoopWorker's event loop,
+with ``reward.custom_reward_function.reward_kwargs`` as keyword arguments: ``eta`` (0.5),
+``thinking_quality`` (true; false = the "no TQ" ablation), ``judge_on_validation`` (false), ``judge_url``,
+``judge_model``, ``judge_fallback_tq`` (0.0), ``judge_max_concurrency`` (32 per worker process),
+``judge_timeout_s`` (60), ``judge_max_retries`` (2).
 
-``reward_kwargs`` (``+reward.custom_reward_function.reward_kwargs.NAME=…``): ``eta`` (0.5),
-``thinking_quality`` (true; false = the "no TQ" ablation), ``judge_on_validation`` (false),
-``judge_url``, ``judge_model``, ``judge_fallback_tq`` (0.0), ``judge_max_concurrency`` (32, per
-RewardLoopWorker process), ``judge_timeout_s`` (60), ``judge_max_retries`` (2).
-
-Judge location: when verl hosts the judge (``reward.reward_model.enable``) it passes
-``reward_router_address`` + ``reward_model_tokenizer`` and that judge is used, whatever is exported
-(an exported ``FADTQ_JUDGE_URL`` is then ignored with a warning: a leftover export must not send
-the main run to another server while the judge's GPU idles); the request names the model by the
-tokenizer's ``name_or_path``, which is what verl serves it as. Otherwise the ``judge_url`` kwarg,
-then ``FADTQ_JUDGE_URL``. Each process logs the endpoint it resolved, once.
-An API key, if the external server needs one, comes only from ``FADTQ_JUDGE_API_KEY``.
+Judge location (:func:`resolve_judge`): when verl hosts the judge (``reward.reward_model.enable``) it
+passes ``reward_router_address`` and ``reward_model_tokenizer`` (whose ``name_or_path`` names the model),
+and that judge wins; an exported ``FADTQ_JUDGE_URL`` is then ignored with a warning, so a leftover export
+cannot send the run elsewhere while the judge's GPU idles. Otherwise the ``judge_url`` kwarg, then
+``FADTQ_JUDGE_URL``. Each process logs the endpoint it resolved, once.
 """
 
 from __future__ import annotations
@@ -107,23 +102,21 @@ async def compute_score(
     reward_model_tokenizer: Any = None,
     **_: Any,
 ) -> dict:
-    """FAD-TQ reward for one rollout: ``R = r_format + r_acc + min(1, max(0, r_acc))·r_tq`` plus its parts.
+    """FAD-TQ reward for one rollout: ``R = r_format + r_acc + min(1, max(0, r_acc))·r_tq`` and its parts.
 
-    Returns scalars and one string (verl averages every numeric key in validation):
-    ``score`` (R ∈ [0, 3]), ``acc`` (= r_acc; the key verl promotes to ``val-core``), ``r_format``,
-    ``r_acc``, ``r_tq``, ``r_conc`` and ``r_rel`` (normalised judge scores, 0 when not judged),
-    ``judge_called``, ``judge_ok`` (1 only for a parsed judge reply), ``judge_latency_s``,
-    ``judge_error`` (why the judge failed, "" otherwise) and ``pred`` (the predicted label, "" when the answer maps to no single class).
+    Keys (verl averages the numeric ones in validation): ``score`` (R ∈ [0, 3]), ``acc`` (= r_acc, the
+    key verl promotes to ``val-core``), ``r_format``, ``r_acc``, ``r_tq``, ``r_conc``, ``r_rel``
+    (normalised judge scores, 0 when not judged), ``judge_called``, ``judge_ok`` (1 only for a parsed
+    reply), ``judge_latency_s``, ``judge_error`` ("" unless it failed) and ``pred`` (the predicted
+    label, "" when the answer names no single class).
 
-    The judge is called only when ``r_acc = 1`` (otherwise its score cannot count), the think span
-    is non-empty, ``thinking_quality`` is on, and the row is a training row
-    (``extra_info["split"] == "train"``, the default) unless ``judge_on_validation``. A judge
-    failure gives ``r_tq = judge_fallback_tq`` with ``judge_ok = 0``.
+    The judge is called only when ``thinking_quality`` is on, ``r_acc = 1`` (otherwise its score cannot
+    count), the think span is non-empty, and the row is a training row (``extra_info["split"]``,
+    default ``train``) unless ``judge_on_validation``. A failed call gives ``r_tq = judge_fallback_tq``.
 
-    Model output and judge failures (down, slow, prose, out-of-range numbers) never raise.
-    Invalid settings raise ``ValueError``: ``eta`` or ``judge_fallback_tq`` outside [0, 1] at the
-    first call, a malformed judge URL or non-positive limits at the first judge call — a
-    configuration error should stop the run, not bias it silently.
+    Model output and judge failures never raise; invalid settings raise ``ValueError`` (``eta`` or
+    ``judge_fallback_tq`` outside [0, 1] at the first call, a malformed judge URL or non-positive
+    limits at the first judge call), because a configuration error should stop the run, not bias it.
     """
     _check_settings(eta, judge_fallback_tq)
     extra_info = extra_info if isinstance(extra_info, dict) else {}

@@ -1,9 +1,5 @@
-"""The verl release fadtq is written against: one constant, one check, one error.
-
-The plugin, the CPU backend and the preflight all read it from here. Our extensions lean on verl
-internals that move between releases (trainer hooks, the multimodal forward), so another verl is
-refused loudly rather than trained on quietly.
-"""
+"""The verl release fadtq is written against, and the check that refuses any other: our extensions
+use verl internals that move between releases (trainer hooks, the multimodal forward)."""
 
 from __future__ import annotations
 
@@ -37,11 +33,8 @@ def check_verl_version() -> None:
 
 def verl_extra_requirement(extra: str, package: str) -> str | None:
     """``package``'s requirement in the installed verl's ``extra`` (e.g. ``flash-attn==2.8.3`` for
-    ``fsdp``), following nested ``verl[…]`` extras; None when verl is missing or names no such package.
-
-    verl pins flash-attn only through ``fsdp`` → ``verl[flash-attn-cu130torch211]``, so the chain is
-    followed rather than the nested extra's name hard-coded.
-    """
+    ``fsdp``); None when verl is missing or names no such package. Nested ``verl[…]`` extras are
+    followed because verl pins flash-attn only through one (``fsdp`` → ``verl[flash-attn-cu130torch211]``)."""
     from importlib.metadata import PackageNotFoundError, requires
 
     try:

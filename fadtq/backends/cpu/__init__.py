@@ -1,11 +1,8 @@
-"""fadtq's CPU backend for verl 0.9.1 (opt-in: ``python -m fadtq.train +backend=cpu``).
+"""fadtq's CPU backend for verl 0.9.1, opt-in with ``+backend=cpu`` (docs/design.md, CPU backend).
 
-:func:`prepare_cpu_run` selects verl's ``cpu`` platform for every process (``VERL_PLATFORM=cpu``
-through Ray's runtime_env); the plugin (:mod:`fadtq.verl_plugin`) then calls :func:`register` in
-each of them: the ``cpu`` platform, the ``hf`` rollout (replica + adapter) and the gloo
-process-group replacement. None of it takes effect unless the platform is selected and the rollout
-asked for (``rollout.name=hf``). What a CPU cannot show — vLLM rollout, flash-attention, FSDP1,
-bf16 at scale, learning — stays on GPUs; asking for it here fails with one clear line.
+:func:`prepare_cpu_run` selects verl's ``cpu`` platform for every process; the plugin then calls
+:func:`register` in each of them. Nothing here acts unless that platform is selected and the rollout
+asked for (``rollout.name=hf``).
 """
 
 from fadtq.backends.cpu.settings import CPUBackendError, prepare_cpu_run  # noqa: F401

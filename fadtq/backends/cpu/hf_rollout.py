@@ -1,15 +1,8 @@
 """A transformers-``generate`` rollout for verl on CPU (``actor_rollout_ref.rollout.name=hf``).
 
-verl 0.9.1 serves rollouts only through vLLM / SGLang / TRT-LLM servers. This module plugs a
-transformers server into the same seams:
-
-- :class:`HFReplica` (``RolloutReplicaRegistry``, name ``hf``) starts one :class:`HFServer` Ray
-  actor per replica, named as verl's adapters expect;
-- :class:`HFServer` answers the agent loop's token-in/token-out ``generate`` (two-image Qwen2.5-VL
-  prompts, per-token log-probs of the sampled tokens, vision placeholder tokens suppressed) and
-  the control calls (sleep, wake-up, weight updates, global step);
-- :class:`HFServerAdapter` (verl's rollout registry, ``("hf", "async")``) lives in each trainer
-  worker and pushes the trainer's weights to the server after every update.
+verl 0.9.1 serves rollouts only through vLLM / SGLang / TRT-LLM, so this plugs a transformers server into
+the same seams: :class:`HFReplica` (replica registry, ``hf``), :class:`HFServer` (its Ray actor) and
+:class:`HFServerAdapter` (rollout registry, ``("hf", "async")``).
 """
 
 from __future__ import annotations
@@ -41,7 +34,9 @@ def vision_token_ids(processor, tokenizer) -> list[int]:
 
 
 class HFServer:
-    """Serves one policy copy with transformers; created by :class:`HFReplica` as a Ray actor."""
+    """One policy copy served with transformers, as a Ray actor of :class:`HFReplica`: the agent loop's
+    token-in/token-out ``generate`` (two-image prompts, log-probs of the sampled tokens, vision
+    placeholder tokens never sampled) and verl's control calls (sleep, wake-up, weights, global step)."""
 
     def __init__(self, config, model_config, replica_rank: int = 0, **_: Any):
         from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -179,7 +174,7 @@ class HFServer:
 
 
 class HFReplica(RolloutReplica):
-    """One :class:`HFServer` per replica, scheduled on CPU (no accelerator resources)."""
+    """One :class:`HFServer` per replica, named as verl's adapters expect, scheduled without accelerators."""
 
     def rollout_worker_use_gpu(self) -> bool:
         return False
@@ -199,7 +194,8 @@ class HFReplica(RolloutReplica):
 
 
 class HFServerAdapter(BaseRollout):
-    """In each trainer worker: pushes weights to this replica's :class:`HFServer` (rank 0 only)."""
+    """In each trainer worker: pushes the trainer's weights to this replica's :class:`HFServer` after every
+    update (rank 0 sends)."""
 
     def __init__(self, config, model_config, device_mesh, replica_rank: int = -1):
         super().__init__(config, model_config, device_mesh)

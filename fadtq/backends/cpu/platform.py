@@ -1,7 +1,7 @@
 """A CPU platform for verl's platform registry (device ``cpu``, collectives over gloo).
 
-Ray still schedules verl's workers on *logical* GPUs (``ray_init.num_gpus``): verl's resource
-pools always ask for GPUs, and the platform reports ``GPU`` as its Ray resource so they are found.
+It reports ``GPU`` as its Ray resource, because verl's resource pools always ask for GPUs: Ray
+schedules the workers on *logical* GPUs (``ray_init.num_gpus``).
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ class PlatformCPU(PlatformBase):
         return os.environ.get("VERL_PLATFORM", "").lower() == PLATFORM_NAME
 
     def current_device(self) -> str:
-        return "cpu"  # verl moves tensors with .to(get_device_id()); an int would mean cuda:N
+        return "cpu"  # see CPUDeviceModule.current_device
 
     def device_count(self) -> int:
         return 1

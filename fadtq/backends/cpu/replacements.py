@@ -1,9 +1,6 @@
-"""The few verl functions the CPU backend must replace, each tiny, named and version-checked.
-
-verl 0.9.1 offers no hook for these; each replacement wraps the original, changes one thing, and
-only on the ``cpu`` platform (importing this backend changes nothing for a GPU run). The caller,
-:func:`fadtq.backends.cpu.register`, checks the verl version first.
-"""
+"""verl functions the CPU backend must wrap, because verl 0.9.1 has no hook for them. Each changes one
+thing, only on the ``cpu`` platform; the caller (:func:`fadtq.backends.cpu.register`) checks the verl
+version first."""
 
 from __future__ import annotations
 
@@ -11,11 +8,8 @@ import functools
 
 
 def gloo_only_process_group() -> None:
-    """``engine_workers.initialize_global_process_group_ray``: plain ``gloo`` on the CPU platform.
-
-    verl builds the backend string ``cpu:gloo,{device}:{collective backend}``, i.e. ``cpu:gloo,cpu:gloo``
-    on the CPU platform, which torch rejects as a duplicate device type.
-    """
+    """``engine_workers.initialize_global_process_group_ray`` with plain ``gloo`` on the CPU platform: verl's
+    backend string ``cpu:gloo,{device}:{backend}`` becomes ``cpu:gloo,cpu:gloo``, a duplicate torch rejects."""
     from verl.utils.device import get_device_name
     from verl.workers import engine_workers
 

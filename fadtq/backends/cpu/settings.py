@@ -1,5 +1,5 @@
-"""``prepare_cpu_run``: what a CPU run of verl needs, set on the config and the environment, and a
-one-line refusal of what the CPU backend does not support."""
+"""``prepare_cpu_run``: the config and environment a CPU run of verl needs, and a one-line refusal of
+what the CPU backend cannot run."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from omegaconf import OmegaConf, open_dict
 
 #: Environment for the driver and, through Ray's runtime_env, every verl process.
 CPU_ENV = {
-    # verl's platform override, never auto-detected, so the backend stays opt-in; fadtq's verl plugin
-    # registers the backend in every process that sees it.
+    # verl's platform override; the plugin registers the backend in every process that sees it.
     "VERL_PLATFORM": "cpu",
     "VERL_ENGINE_DEVICE": "cuda",  # verl registers its FSDP engine for cuda/npu only; it then runs on "cpu"
     "HF_HUB_OFFLINE": "1",
