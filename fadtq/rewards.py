@@ -1,4 +1,4 @@
-"""The FAD-TQ reward (paper §2.3), one small pure function per term.
+"""The FAD-TQ reward (paper §2.3; docs/design.md, Rewards), one small pure function per term.
 
 ``R = r_format + r_acc + r_acc·r_tq`` ∈ [0, 3], with ``r_tq = η·r_conc + (1−η)·r_rel`` from the
 frozen judge's 0–3 scores, and LR-IAD's focal rare-class bonus as an option. The parsing of a

@@ -1,4 +1,4 @@
-"""Hand-written responses with their expected r_format, r_acc and R (DESIGN §1)."""
+"""Hand-written responses with their expected r_format, r_acc and R (docs/design.md, Rewards)."""
 
 import pytest
 

@@ -1,7 +1,8 @@
 """Writing a pair dataset: verl rows, images, parquet per split, manifest, summary; and Pair3C's build.
 
-A verl ``RLHFDataset`` row is a chat prompt with two ``<image>`` placeholders, the two images
-(reference first) as PNG bytes with their ``max_pixels``, and the label as ground truth.
+A verl ``RLHFDataset`` row (docs/design.md, Parquet rows) is a chat prompt with two ``<image>``
+placeholders, the two images (reference first) as PNG bytes with their ``max_pixels``, and the label
+as ground truth.
 
 Everything is written into a temporary sibling folder that replaces ``out_dir`` only at the end
 (all or nothing, never deleting foreign data), so a failed build leaves no partial output and a
