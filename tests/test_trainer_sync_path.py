@@ -2,7 +2,6 @@
 buffer, the old-log-prob pass; plus the judge guard and the metrics history kept on resume."""
 
 import json
-import logging
 
 import pytest
 from omegaconf import OmegaConf
@@ -60,22 +59,6 @@ def test_old_log_prob_pass_is_skipped_only_for_the_ratio_free_loss(experiment, s
     assert skips_old_log_prob(config) is skips
     config.fadtq.skip_old_log_prob = False
     assert skips_old_log_prob(config) is False
-
-
-def test_plugin_loads_twice_and_fails_loudly_on_another_verl(monkeypatch, caplog):
-    import importlib
-
-    import fadtq.verl_plugin as plugin
-    from fadtq.verl_ext import version
-
-    plugin.load()
-    plugin.load()  # idempotent: registrations and guards are not applied twice
-    monkeypatch.setattr(version, "SUPPORTED_VERL", "0.0.1")
-    with pytest.raises(version.UnsupportedVerlVersion, match="0.0.1"):
-        plugin.load()
-    with caplog.at_level(logging.ERROR), pytest.raises(version.UnsupportedVerlVersion):
-        importlib.reload(plugin)  # what verl's loader runs: the error is logged before verl swallows it
-    assert any(r.levelno == logging.ERROR and "could not extend verl" in r.getMessage() for r in caplog.records)
 
 
 # --- judge guard -------------------------------------------------------------------------------------
