@@ -152,7 +152,7 @@ def test_reward_entry_point_agrees_with_the_matcher():
                                                judge_timeout_s=5))
         return results
 
-    for (answer, expected, why), out in zip(TABLE, asyncio.run(score_all())):
+    for (answer, expected, why), out in zip(TABLE, asyncio.run(score_all()), strict=True):
         assert out["pred"] == (expected or ""), (answer, why)
         assert out["r_acc"] == (1.0 if expected else 0.0), (answer, why)
         assert out["r_format"] == (1.0 if answer.strip() else 0.0), (answer, why)

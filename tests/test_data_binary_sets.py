@@ -51,7 +51,7 @@ def test_mvtec_ad_pairs(tmp_path):
     assert info["options"] == {"A": NORMAL, "B": ANOMALOUS} and info["prompt_version"] == "pair2c-v1"
     assert "B) anomalous" in info["question"] and "C)" not in info["question"]
     for frame in (train, test):
-        for e, reward in zip(frame.extra_info, frame.reward_model):
+        for e, reward in zip(frame.extra_info, frame.reward_model, strict=True):
             folder = e["test_path"].split("/")[-2]
             assert e["defect_type"] == folder and reward["ground_truth"] == (NORMAL if folder == "good" else ANOMALOUS)
     train_refs = {e["reference_path"] for e in train.extra_info}

@@ -79,7 +79,7 @@ def test_split_hygiene(official_tree, official_frames):
     assert {e["reference_path"] for e in train.extra_info} <= train_good
     assert {e["reference_path"] for e in test.extra_info} <= validation_good
     for frame in (train, test):
-        for info, reward in zip(frame.extra_info, frame.reward_model):
+        for info, reward in zip(frame.extra_info, frame.reward_model, strict=True):
             parts = Path(info["test_path"]).parts
             assert parts[0] == Path(info["reference_path"]).parts[0] == info["category"]  # same product
             assert LOCO_FOLDER_TO_LABEL[parts[-2]] == info["label"] == reward["ground_truth"]  # label from folder
@@ -104,7 +104,7 @@ def test_images_are_stored_resized_reference_first(official_tree, official_frame
     from qwen_vl_utils.vision_process import smart_resize
 
     row = official_frames["test"].iloc[0]
-    for stored, source in zip(row.images, (row.extra_info["reference_path"], row.extra_info["test_path"])):
+    for stored, source in zip(row.images, (row.extra_info["reference_path"], row.extra_info["test_path"]), strict=True):
         with Image.open(io.BytesIO(stored["bytes"])) as image, Image.open(official_tree / source) as original:
             assert image.format == "PNG" and image.mode == "RGB"
             h, w = smart_resize(original.height, original.width, factor=28, max_pixels=stored["max_pixels"])

@@ -59,7 +59,7 @@ def test_rlhf_dataset_reads_two_images_per_row_at_our_grid(small_build, verl_set
         assert item["extra_info"]["test_path"] == frame.extra_info[i]["test_path"]
         images = rollout_images(item, cfg)
         assert len(images) == 2
-        for image, stored in zip(images, frame.images[i]):  # reference first, then test
+        for image, stored in zip(images, frame.images[i], strict=True):  # reference first, then test
             with Image.open(io.BytesIO(stored["bytes"])) as original:
                 assert image.size == original.size  # no second resize: trainer and vLLM see our grid
                 assert image.tobytes() == original.convert("RGB").tobytes()

@@ -51,7 +51,7 @@ def test_vllm_conversation_carries_both_images_on_the_training_grid(pair_rows):
     # reference first, then test: the placeholders' order in the recorded prompt
     texts = [p["type"] for p in parts]
     assert texts.index("image_url") < len(texts) - 1 and parts[0]["text"].startswith("Reference image")
-    for url, image, recorded in zip(urls, images, row["images"]):
+    for url, image, recorded in zip(urls, images, row["images"], strict=True):
         decoded = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
         assert decoded.size == image.size  # lossless: vLLM gets exactly the resized pixels
         width, height = decoded.size

@@ -12,10 +12,11 @@ from fadtq.verl_ext import multimodal_guards
 
 
 def test_guards_are_applied_in_verl_modules():
-    import fadtq.verl_plugin  # noqa: F401  what every verl process loads
     from verl.models.transformers import qwen2_vl
     from verl.workers import engine_workers
     from verl.workers.engine import base
+
+    import fadtq.verl_plugin  # noqa: F401  what every verl process loads
 
     for fn in (qwen2_vl._get_input_embeds, engine_workers.maybe_fix_3d_position_ids, base.maybe_fix_3d_position_ids):
         assert getattr(fn, "_fadtq_guard", False)

@@ -80,7 +80,7 @@ def test_option_lines_copied_back_verbatim_are_accepted(version, options):
     question = question_text("pushpins", options, version)
     lines = option_lines(options, version)
     assert all(line in question.splitlines() for line in lines)
-    for line, label in zip(lines, options.values()):
+    for line, label in zip(lines, options.values(), strict=True):
         text = line.split(") ", 1)[1]
         for answer in (line, text, line + ".", line.upper(), f"**{line}**", f"Answer: {line}"):
             assert answer_to_label(answer, options) == label, answer
@@ -109,7 +109,7 @@ def test_the_rubric_describes_the_classes_as_the_question_did(version, options):
     question = question_text("juice_bottle", options, version)
     system = build_messages(question, "the test image has a crack", "B")[0]["content"]
     assert system == system_prompt(version)
-    for label, text in option_texts(version).items():
+    for text in option_texts(version).values():
         assert text in system
     others = {t for v, texts in OPTION_TEXTS.items() if v != version for t in texts.values()} - set(
         option_texts(version).values())
@@ -144,7 +144,7 @@ def test_built_rows_carry_the_version_and_the_default_is_the_paper(small_tree, t
     for result, version in ((default, PAPER_PROMPT_VERSION), (loco, LOCO_PROMPT_VERSION)):
         rows = built_rows(result)
         assert len(rows) > 0 and {info["prompt_version"] for info in rows["extra_info"]} == {version}
-        for info, prompt in zip(rows["extra_info"], rows["prompt"]):
+        for info, prompt in zip(rows["extra_info"], rows["prompt"], strict=True):
             assert info["question"] == question_text(info["category"], PAIR3C_OPTIONS, version)
             assert info["question"] in prompt[-1]["content"]
         assert json.loads(result.files["summary"].read_text())["prompt_version"] == version

@@ -222,6 +222,12 @@ def natural_counts(per_class: int, share: float, normal_pool: int) -> tuple[int,
     return anomalous, normal_for(anomalous)
 
 
+def _draw_reference(stream: np.random.Generator, images: tuple | list, own: int | None = None) -> str:
+    """One of ``images`` drawn from ``stream``, other than the pair's own image (index ``own``)."""
+    i = int(stream.integers(len(images) - (own is not None)))
+    return images[i + 1 if own is not None and i >= own else i]
+
+
 def sample_natural_binary_pairs(categories: dict[str, BinaryCategory], share: float, seed: int = 42,
                                 per_class: int = 20) -> list[Pair]:
     """The natural split: each category's training pairs are ``share`` anomalous (± one image).
@@ -266,20 +272,14 @@ def sample_natural_binary_pairs(categories: dict[str, BinaryCategory], share: fl
                      .choice(len(anomalous), n_anomalous, replace=False).tolist())
         normal_indices = sorted(np.random.default_rng([seed, key, _NATURAL_NORMAL_STREAM])
                                 .choice(len(train_side), n_normal, replace=False).tolist())
-        reference_stream = np.random.default_rng([seed, key, 1000])
-
-        def training_reference(own: int | None = None) -> str:
-            """A training-side image other than the pair's own (index ``own``)."""
-            i = int(reference_stream.integers(len(train_side) - (own is not None)))
-            return train_side[i + 1 if own is not None and i >= own else i]
-
-        def test_reference() -> str:
-            return test_references[int(reference_stream.integers(len(test_references)))]
-
-        pairs += [Pair(TRAIN, name, NORMAL, train_side[i], training_reference(own=i), seed) for i in normal_indices]
-        pairs += [Pair(TEST, name, NORMAL, image, test_reference(), seed) for image in category.test[NORMAL]]
-        pairs += [Pair(TRAIN, name, ANOMALOUS, image, training_reference(), seed) if i in chosen
-                  else Pair(TEST, name, ANOMALOUS, image, test_reference(), seed) for i, image in enumerate(anomalous)]
+        stream = np.random.default_rng([seed, key, 1000])
+        pairs += [Pair(TRAIN, name, NORMAL, train_side[i], _draw_reference(stream, train_side, own=i), seed)
+                  for i in normal_indices]
+        pairs += [Pair(TEST, name, NORMAL, image, _draw_reference(stream, test_references), seed)
+                  for image in category.test[NORMAL]]
+        pairs += [Pair(TRAIN, name, ANOMALOUS, image, _draw_reference(stream, train_side), seed) if i in chosen
+                  else Pair(TEST, name, ANOMALOUS, image, _draw_reference(stream, test_references), seed)
+                  for i, image in enumerate(anomalous)]
     return pairs
 
 

@@ -143,7 +143,7 @@ def encode_all(root: Path, relative_paths: list[str], max_pixels: int, progress:
                             total=len(unique), desc="encoding images", unit="img", disable=not progress))
     finally:
         pool.shutdown(cancel_futures=True)  # a bad image stops the build now, not after all the others
-    return dict(zip(unique, encoded))
+    return dict(zip(unique, encoded, strict=True))
 
 
 def write_parquet(rows: list[dict], path: Path, progress: bool = True) -> None:

@@ -254,7 +254,7 @@ def read_predictions(path, test: GroundTruth | None = None, classes=None) -> Pre
                 count("unknown_labels", record["_line"])
     else:
         rows = []
-        for index, category, label in zip(test.index.tolist(), test.category, test.label):
+        for index, category, label in zip(test.index.tolist(), test.category, test.label, strict=True):
             record = records.pop(index, None)
             if record is None:
                 issues["missing_rows"] += 1

@@ -241,7 +241,7 @@ class HFBackend:
         truncated = [len(stop_ids.intersection(seq.tolist())) == 0 and len(seq) >= options.max_new_tokens
                      for seq in new_tokens]
         responses = self.processor.batch_decode(new_tokens, skip_special_tokens=True)
-        return list(zip(responses, truncated))
+        return list(zip(responses, truncated, strict=True))
 
 
 def _data_url(image: Image.Image) -> str:
@@ -341,7 +341,7 @@ def run_eval(model, data, out, *, backend: str = "hf", batch_size: int = 8, limi
             fh.write("\n")  # an interrupted write left a partial line: keep it on its own (it is counted as broken)
         for start in range(0, len(todo), batch_size):
             batch = todo[start:start + batch_size]
-            for row, (response, truncated) in zip(batch, generator.generate(batch, options)):
+            for row, (response, truncated) in zip(batch, generator.generate(batch, options), strict=True):
                 info = row["extra_info"]
                 record = make_record(
                     index=int(info["index"]), category=str(info["category"]), label=row["reward_model"]["ground_truth"],

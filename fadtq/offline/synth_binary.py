@@ -50,7 +50,7 @@ def make_synthetic_mvtec_ad(out: Path, categories=("bottle", "cable"), n_train=6
         else:
             per_folder = [n_defect] * len(defects)
         for folder, n, defect in [("train/good", n_train, False), ("test/good", n_good, False),
-                                  *[(f"test/{d}", n_d, True) for d, n_d in zip(defects, per_folder)]]:
+                                  *[(f"test/{d}", n_d, True) for d, n_d in zip(defects, per_folder, strict=True)]]:
             (out / name / folder).mkdir(parents=True, exist_ok=True)
             for i in range(n):
                 image, mask = _image(zlib.crc32(f"{c}/{folder}/{i}".encode()), defect)

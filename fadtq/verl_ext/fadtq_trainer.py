@@ -50,7 +50,7 @@ def reward_infos(batch) -> list[dict]:
     keep = [not tag.get("is_padding", False) for tag in batch.tags]
     data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["extra_fields"])
     fields = data.pop("extra_fields").tolist()
-    return [(f or {}).get("reward_extra_info", {}) if isinstance(f, dict) else {} for f, k in zip(fields, keep) if k]
+    return [(f or {}).get("reward_extra_info", {}) if isinstance(f, dict) else {} for f, k in zip(fields, keep, strict=True) if k]
 
 
 def sub_reward_metrics(infos: list[dict]) -> dict[str, float]:
