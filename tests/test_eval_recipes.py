@@ -12,6 +12,7 @@ from PIL import Image
 
 from fadtq.eval.runner import chat_with_images, resolve_model, vllm_conversation
 
+REPO = Path(__file__).resolve().parents[1]
 TABLE2_MODELS = {
     "baseline_qwen2_5_vl_3b.sh": "Qwen/Qwen2.5-VL-3B-Instruct",
     "baseline_qwen2_5_vl_7b.sh": "Qwen/Qwen2.5-VL-7B-Instruct",
@@ -25,7 +26,7 @@ TABLE2_MODELS = {
 
 @pytest.mark.parametrize("script", sorted(TABLE2_MODELS))
 def test_baseline_recipe_is_valid_and_fails_clearly_without_data(script, tmp_path):
-    path = Path("recipes") / script
+    path = REPO / "recipes" / script
     text = path.read_text()
     assert TABLE2_MODELS[script] in text and "run_baseline" in text and os.access(path, os.X_OK)
     assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
