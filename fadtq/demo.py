@@ -1,15 +1,8 @@
 """`fadtq demo`: one FAD-TQ pipeline end to end on a CPU machine, through the real commands.
 
-Each stage runs the command a researcher would run (its output goes to a log file under the demo
-folder), so the demo proves the user-facing tools, not a shortcut through them:
-
-1. synthetic MVTec-LOCO-layout images → the real Pair3C builder;
-2. the offline tiny Qwen2.5-VL (built or reused);
-3. the real CPU judge server (or ``FADTQ_JUDGE_URL``);
-4. real GPG steps through verl's trainer with the CPU backend, our reward and the judge;
-5. evaluation of the trained checkpoint on the synthetic test pairs, and the report;
-6. the paper's GPU config composed and validated by verl (``--dry-run``), and the command that
-   would train it on a cluster.
+Each stage (``STAGES``, which the command's help lists) runs the command a researcher would run, its
+output in a log file under the demo folder, so the demo proves the user-facing tools, not a shortcut
+through them. ``DemoOptions`` holds the command's defaults.
 """
 
 from __future__ import annotations
@@ -18,16 +11,20 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from rich.console import Console
 from rich.table import Table
 
-from fadtq.backends.cpu.bounded_run import reap_session
+from fadtq.process_session import SessionProcess
+
+if TYPE_CHECKING:
+    from fadtq.offline.judge_server import JudgeServerProcess
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
@@ -38,12 +35,12 @@ class StageFailed(RuntimeError):
 
 @dataclass
 class DemoOptions:
-    out: Path
-    steps: int = 3
-    rollouts: int = 4
-    warmup_steps: int = 400
+    out: Path = Path("runs/demo")
+    steps: int = 3  # GPG training steps
+    rollouts: int = 4  # per prompt
+    warmup_steps: int = 400  # supervised format warm-up steps of the tiny model
     eval_limit: int | None = None  # None: the whole test split
-    judge_url: str | None = None
+    judge_url: str | None = None  # None: start the CPU judge server
 
 
 @dataclass
@@ -51,34 +48,29 @@ class DemoState:
     options: DemoOptions
     started: float = field(default_factory=time.monotonic)
     files: dict[str, Path] = field(default_factory=dict)
+    judge_server: JudgeServerProcess | None = None  # the one the demo started, if any
+    judge_url: str = ""
     judge_note: str = ""
 
 
 def run_logged(cmd: list[str], log: Path, *, env: dict | None = None, timeout_s: float = 1800,
                watch: str | None = None) -> None:
-    """Run ``cmd`` in its own session, output to ``log``; echo lines containing ``watch``; kill what is left of its session after."""
-    log.parent.mkdir(parents=True, exist_ok=True)
+    """Run ``cmd`` in its own session, output to ``log``; echo lines containing ``watch``; then stop what is
+    left of its session."""
     console.print(f"  [dim]$ {shlex.join(cmd)}[/dim]")
-    full_env = {**os.environ, **(env or {})}
-    with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=full_env,
-                                start_new_session=True, bufsize=1)
-        deadline = time.monotonic() + timeout_s
-        try:
-            for line in proc.stdout:
-                fh.write(line)
-                if watch and watch in line:
-                    console.print(f"  {line.rstrip()[:160]}")
-                if time.monotonic() > deadline:
-                    raise StageFailed(f"timed out after {timeout_s:.0f} s — see {log}")
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-            reap_session(proc.pid)  # everything the command started (Ray workers included) goes with it
-    if proc.returncode != 0:
+
+    def echo_watched(line: str) -> None:
+        if watch in line:
+            console.print(f"  {line.rstrip()[:160]}")
+
+    # Leaving the block stops everything the command started (Ray workers included).
+    with SessionProcess(cmd, log, env={**os.environ, **(env or {})}) as proc:
+        returncode = proc.wait(timeout_s, on_line=echo_watched if watch else None)
+    if returncode is None:
+        raise StageFailed(f"timed out after {timeout_s:.0f} s — see {log}")
+    if returncode != 0:
         tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-15:])
-        raise StageFailed(f"`{cmd[0]} …` exited with {proc.returncode} — full log: {log}\n{tail}")
+        raise StageFailed(f"`{cmd[0]} …` exited with {returncode} — full log: {log}\n{tail}")
 
 
 def fadtq_cmd(*args: str) -> list[str]:
@@ -112,6 +104,12 @@ def print_step_metrics(metrics_file: Path) -> None:
     console.print(table)
 
 
+def format_cell(value) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:.3g}"
+    return "–" if value is None else str(value)
+
+
 def print_rollout_table(dump_dir: Path, max_rows: int = 16) -> None:
     """One step's rollouts: answer, sub-rewards, R and the GPG advantage, from the trainer's own dump."""
     dumps = sorted(dump_dir.glob("*.jsonl"), key=lambda p: int(p.stem) if p.stem.isdigit() else -1)
@@ -123,13 +121,10 @@ def print_rollout_table(dump_dir: Path, max_rows: int = 16) -> None:
     for col in ("group", "gt", "answer", "r_format", "r_acc", "r_tq", "judge_ok", "R", "A"):
         table.add_column(col, justify="right" if col not in ("gt", "answer") else "left")
     for row in rows[:max_rows]:
-        def fmt(key):
-            value = row.get(key)
-            return f"{value:.3g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value if value is not None else "–")
         group = str(row.get("uid", "")).rsplit("_", 2)[0][-6:]
         answer = str(row.get("pred") or "–")
-        table.add_row(group, str(row.get("gts")), answer, fmt("r_format"), fmt("r_acc"), fmt("r_tq"), fmt("judge_ok"),
-                      fmt("score"), fmt("advantage"))
+        numbers = [format_cell(row.get(key)) for key in ("r_format", "r_acc", "r_tq", "judge_ok", "score", "advantage")]
+        table.add_row(group, str(row.get("gts")), answer, *numbers)
     console.print(table)
 
 
@@ -137,15 +132,10 @@ def print_rollout_table(dump_dir: Path, max_rows: int = 16) -> None:
 TINY_MAX_PIXELS = 16 * 28 * 28  # 16 vision tokens per image: the tiny model's processor budget
 
 
-def stage(number: int, title: str) -> None:
-    console.rule(f"[bold]{number}/6 {title}")
-
-
 def build_data(state: DemoState) -> None:
     from fadtq.offline.synth_loco import SMALL_PER_CLASS
 
     out = state.options.out
-    stage(1, "synthetic MVTec-LOCO-layout images → Pair3C with the real builder")
     run_logged(fadtq_cmd("synth-loco", "--out", str(out / "loco"), "--counts", "small"), out / "logs" / "synth.log")
     run_logged(fadtq_cmd("build-data", "pair3c", "--root", str(out / "loco"), "--out", str(out / "pair3c"),
                          "--per-class", str(SMALL_PER_CLASS), "--max-pixels", str(TINY_MAX_PIXELS), "--no-progress"),
@@ -159,7 +149,6 @@ def build_model(state: DemoState) -> None:
     from fadtq.offline.format_warmup import warm_up_format
     from fadtq.offline.tiny_qwen2_5_vl import build_tiny_qwen2_5_vl
 
-    stage(2, "tiny offline Qwen2.5-VL (random weights) + a format warm-up")
     model = state.options.out / "model"
     marker = model / "fadtq_warmup.json"
     if marker.is_file():
@@ -174,13 +163,13 @@ def build_model(state: DemoState) -> None:
     state.files["model"] = model
 
 
-def start_judge(state: DemoState):
+def start_judge(state: DemoState) -> None:
     from fadtq.offline.judge_server import JudgeServerProcess
 
-    stage(3, "the LLM judge: a real OpenAI-compatible server on CPU")
     if state.options.judge_url:
         console.print(f"  using the judge at {state.options.judge_url} (FADTQ_JUDGE_URL)")
-        return None, state.options.judge_url
+        state.judge_url = state.options.judge_url
+        return
     server = JudgeServerProcess(log_path=state.options.out / "logs" / "judge.log")
     try:
         server.start()
@@ -189,20 +178,21 @@ def start_judge(state: DemoState):
         console.print(f"  [yellow]judge unavailable ({first}); continuing with the documented fallback r_tq = 0, "
                       "judge_ok = 0: thinking-quality scores are marked unavailable[/yellow]")
         state.judge_note = "unavailable"
-        return None, "http://127.0.0.1:9"  # closed port: every call falls back at once
+        state.judge_url = "http://127.0.0.1:9"  # closed port: every call falls back at once
+        return
     console.print(f"  llama.cpp server with a 270M GGUF model at {server.url} (production: Qwen3-8B on vLLM)")
-    return server, server.url
+    state.judge_server, state.judge_url = server, server.url
 
 
-def train(state: DemoState, judge_url: str) -> None:
+def train(state: DemoState) -> None:
     out, steps = state.options.out, state.options.steps
-    stage(4, f"{steps} GPG steps through verl's trainer (CPU backend, FAD-TQ reward, real judge)")
+    console.print(f"  {steps} steps, {state.options.rollouts} rollouts per prompt")
     run_dir = out / "train"
     if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)  # verl's file logger does not create its folder
     env = {"FADTQ_RUN_DIR": str(run_dir), "VERL_FILE_LOGGER_PATH": str(run_dir / "metrics.jsonl"),
-           "FADTQ_JUDGE_URL": judge_url, "PYTHONUNBUFFERED": "1"}
+           "FADTQ_JUDGE_URL": state.judge_url, "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "fadtq.train", "+backend=cpu",
            f"data.train_files={state.files['train']}", f"data.val_files={state.files['test']}",
            f"actor_rollout_ref.model.path={state.files['model']}", f"actor_rollout_ref.rollout.n={state.options.rollouts}",
@@ -216,7 +206,6 @@ def train(state: DemoState, judge_url: str) -> None:
 
 def evaluate(state: DemoState) -> None:
     out = state.options.out
-    stage(5, "evaluate the trained checkpoint and write the report")
     preds = out / "eval" / "predictions.jsonl"
     preds.unlink(missing_ok=True)
     limit = [] if state.options.eval_limit is None else ["--limit", str(state.options.eval_limit)]
@@ -231,7 +220,6 @@ def evaluate(state: DemoState) -> None:
 
 def validate_paper_config(state: DemoState) -> None:
     out = state.options.out
-    stage(6, "the paper's GPU run: composed and validated by verl (--dry-run)")
     overrides = [f"data.train_files={state.files['train']}", f"data.val_files={state.files['test']}"]
     run_logged([sys.executable, "-m", "fadtq.train", "+experiment=fadtq", "--dry-run", *overrides],
                out / "logs" / "paper_config.log", watch="config valid")
@@ -242,24 +230,39 @@ def validate_paper_config(state: DemoState) -> None:
     state.files["paper_config"] = out / "logs" / "paper_config.log"
 
 
+class Stage(NamedTuple):
+    name: str  # a few words, for the command's one-line help
+    title: str
+    run: Callable[[DemoState], None]
+
+
+#: The demo, stage by stage; `fadtq demo --help` lists them.
+STAGES = (
+    Stage("data", "synthetic MVTec-LOCO-layout images → Pair3C with the real builder", build_data),
+    Stage("tiny model", "a tiny offline Qwen2.5-VL (random weights), warmed up on the answer format", build_model),
+    Stage("judge", "the LLM judge: a real OpenAI-compatible server on CPU (or FADTQ_JUDGE_URL)", start_judge),
+    Stage("GPG steps in verl", "GPG steps through verl's trainer (CPU backend, FAD-TQ reward, the judge): "
+          "per-step metrics and one step's rollouts", train),
+    Stage("eval + report", "evaluate the trained checkpoint and write the report (tables, plots, HTML)", evaluate),
+    Stage("GPU config", "the paper's GPU run: composed and validated by verl (--dry-run), and the cluster command",
+          validate_paper_config),
+)
+
+
 def run_demo(options: DemoOptions) -> int:
     options.out = options.out.resolve()
     options.out.mkdir(parents=True, exist_ok=True)
     state = DemoState(options)
-    server = None
     try:
-        build_data(state)
-        build_model(state)
-        server, judge_url = start_judge(state)
-        train(state, judge_url)
-        evaluate(state)
-        validate_paper_config(state)
+        for number, stage in enumerate(STAGES, start=1):
+            console.rule(f"[bold]{number}/{len(STAGES)} {stage.title}")
+            stage.run(state)
     except StageFailed as exc:
         console.print(f"[red]demo stopped: {exc}[/red]")
         return 1
     finally:
-        if server is not None:
-            server.stop()
+        if state.judge_server is not None:
+            state.judge_server.stop()
     console.rule("[bold]done")
     for name, path in state.files.items():
         console.print(f"  {name:<14} {path}")

@@ -10,8 +10,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -36,27 +34,10 @@ def train(tmp: Path, data, model_dir: str, judge_url: str, *extra: str, log_name
            f"data.val_files={data.files['test']}", f"actor_rollout_ref.model.path={model_dir}",
            "ray_kwargs.ray_init.address=local", f"+ray_kwargs.ray_init._temp_dir={ray_tmp}", *extra]
     log = tmp / log_name
-    watcher = None
-    if on_log_line is not None:
-        stop = threading.Event()
-
-        def watch():
-            seen = 0
-            while not stop.is_set():
-                lines = log.read_text(errors="replace").splitlines() if log.exists() else []
-                for line in lines[seen:]:
-                    on_log_line(line)
-                seen = len(lines)
-                time.sleep(0.5)
-
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
     try:
-        run = run_in_own_session(cmd, env=env, log_path=log, timeout_s=RUN_TIMEOUT_S, cwd=tmp)
+        run = run_in_own_session(cmd, env=env, log_path=log, timeout_s=RUN_TIMEOUT_S, cwd=tmp,
+                                 on_line=on_log_line)
     finally:
-        if watcher is not None:
-            stop.set()
-            watcher.join()
         shutil.rmtree(ray_tmp, ignore_errors=True)
     return {"run": run, "log": log.read_text(errors="replace"), "tmp": tmp}
 

@@ -17,11 +17,12 @@ import argparse
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+
+from fadtq.process_session import SessionProcess
 
 #: Names the server answers to: clients may keep the production model name unchanged.
 SERVED_MODEL_NAMES = ("judge", "Qwen/Qwen3-8B")
@@ -98,7 +99,7 @@ def serve(host: str, port: int, *, model_path: Path | None = None, threads: int 
     del server
 
 
-def wait_until_ready(url: str, timeout_s: float, proc: subprocess.Popen | None = None) -> None:
+def wait_until_ready(url: str, timeout_s: float, proc: SessionProcess | None = None) -> None:
     """Poll ``/health`` until the server answers 200 (or the child exits, or time runs out)."""
     import httpx
 
@@ -118,8 +119,8 @@ def wait_until_ready(url: str, timeout_s: float, proc: subprocess.Popen | None =
 class JudgeServerProcess:
     """The CPU judge server in a child process: ``with JudgeServerProcess() as js: js.url``.
 
-    ``url`` is the OpenAI base URL without ``/v1`` (e.g. ``http://127.0.0.1:8901``). ``stop()`` kills
-    the child's whole process group; it is safe to call twice.
+    ``url`` is the OpenAI base URL without ``/v1`` (e.g. ``http://127.0.0.1:8901``). ``stop()`` stops
+    every process of the child's session; it is safe to call twice.
     """
 
     def __init__(self, port: int | None = None, host: str = DEFAULT_HOST, threads: int = 2, parallel: int = 4,
@@ -130,7 +131,7 @@ class JudgeServerProcess:
         self.parallel = parallel
         self.ready_timeout_s = ready_timeout_s
         self.log_path = Path(log_path) if log_path else None
-        self.proc: subprocess.Popen | None = None
+        self.proc: SessionProcess | None = None
 
     @property
     def url(self) -> str:
@@ -140,12 +141,7 @@ class JudgeServerProcess:
         ensure_model_file()  # assemble (or check) in the parent: a first start does not count against readiness
         cmd = [sys.executable, "-m", "fadtq.offline.judge_server", "--host", self.host, "--port", str(self.port),
                "--threads", str(self.threads), "--parallel", str(self.parallel)]
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        try:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        finally:
-            if self.log_path:
-                log.close()
+        self.proc = SessionProcess(cmd, self.log_path, append=True)
         try:
             wait_until_ready(self.url, self.ready_timeout_s, self.proc)
         except BaseException:
@@ -156,15 +152,7 @@ class JudgeServerProcess:
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-            except ProcessLookupError:
-                pass
+        self.proc.stop()
         self.proc = None
 
     def __enter__(self) -> "JudgeServerProcess":
