@@ -1,5 +1,6 @@
 """Metrics against hand-computed values, and the paper's FAD-TQ row reproduced by `fadtq report`."""
 
+import dataclasses
 import json
 import math
 import subprocess
@@ -165,3 +166,55 @@ def test_summarize_run_agrees_with_the_single_metric_functions():
     assert binary.binary_balanced_accuracy == 0.5 and binary.balance_score == pytest.approx(entropy / math.log(2))
     with pytest.raises(ValueError, match="outside the classes"):
         metrics.summarize_run(["a"], ["weird"], [N])
+
+
+def as_dict(summary: metrics.RunSummary) -> dict:
+    fields = {field.name: getattr(summary, field.name) for field in dataclasses.fields(summary)}
+    return {**fields, "confusion_matrix": fields["confusion_matrix"].tolist()}
+
+
+def summary_from_the_public_functions(cats, labels, preds, words, classes) -> dict:
+    """What `summarize_run` must return, built only from the per-metric functions the tests above check."""
+    counts = metrics.per_category_counts(cats, labels, preds)
+    accuracy = metrics.per_category_accuracy(cats, labels, preds)
+    balance = metrics.per_category_balance_score(cats, preds, classes)
+    return {
+        "pairs": len(labels), "classes": tuple(classes), "accuracy": metrics.accuracy(labels, preds),
+        "balance_score": metrics.balance_score(preds, classes),
+        "per_category": {c: {"correct": ok, "total": n, "accuracy": accuracy[c], "balance_score": balance[c]}
+                         for c, (ok, n) in counts.items()},
+        "confusion_matrix": metrics.confusion_matrix(labels, preds, classes).tolist(),
+        "per_class_recall": metrics.per_class_recall(labels, preds, classes),
+        "macro_f1": metrics.macro_f1(labels, preds, classes),
+        "binary_balanced_accuracy": metrics.binary_balanced_accuracy(labels, preds),
+        "mean_reasoning_words": metrics.mean_reasoning_words(words),
+        "unparsable_share": metrics.unparsable_share(preds),
+        "prediction_distribution": dict(zip(classes, metrics.prediction_distribution(preds, classes).tolist())),
+    }
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("classes", [(N, S, L), (N, "anomalous")], ids=["pair3c", "binary"])
+def test_summarize_run_prints_exactly_what_the_metric_functions_compute(seed, classes):
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(1, 400))
+    cats = rng.choice(["a", "b", "c"], size=size).tolist()
+    labels = rng.choice(classes, size=size).tolist()
+    # a model that prefers "normal" and sometimes fails to answer; category "c" never parses
+    skew = [0.6] + [0.4 / (len(classes) - 1)] * (len(classes) - 1)
+    answers = rng.choice(classes, size=size, p=skew)
+    preds = [None if c == "c" or r < 0.1 else str(a) for c, r, a in zip(cats, rng.random(size), answers)]
+    words = rng.integers(0, 80, size=size).astype(np.float64)
+    words[rng.random(size) < 0.1] = np.nan  # rows without a recorded length
+    summary = as_dict(metrics.summarize_run(cats, labels, preds, words, classes))
+    assert summary == summary_from_the_public_functions(cats, labels, preds, words, classes)  # exact, not approx
+    # an answer that is no class counts as unparsable in every metric, as None does
+    odd = ["banana" if p is None else p for p in preds]
+    assert as_dict(metrics.summarize_run(cats, labels, odd, words, classes)) == summary
+
+
+def test_summarize_run_of_nothing_is_zero():
+    s = metrics.summarize_run([], [], [])
+    assert (s.pairs, s.accuracy, s.balance_score, s.macro_f1, s.binary_balanced_accuracy, s.unparsable_share) == (
+        0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    assert s.per_category == {} and s.confusion_matrix.tolist() == [[0] * 4] * 3

@@ -1,4 +1,4 @@
-"""Evaluation metrics of the paper (DESIGN §1): one small pure numpy function per metric.
+"""Evaluation metrics of the paper (docs/design.md): one small pure numpy function per metric.
 
 Inputs are sequences (lists, numpy or pandas) of class labels. A prediction is ``None`` when the
 answer could not be mapped to exactly one class ("unparsable"). How unparsable answers count:
@@ -12,6 +12,9 @@ answer could not be mapped to exactly one class ("unparsable"). How unparsable a
 
 Reasoning length is measured in **words**: whitespace-separated tokens of the ``<think>`` text
 (tokenizer-independent, so models with different tokenizers compare).
+
+:func:`summarize_run` calls these same functions (the matrix metrics on one confusion matrix), so
+the report prints what the tests check.
 """
 
 from __future__ import annotations
@@ -70,11 +73,17 @@ def per_category_accuracy(categories, labels, preds) -> dict[str, float]:
     return {name: correct / total for name, (correct, total) in per_category_counts(categories, labels, preds).items()}
 
 
+def _parsable_shares(counts: np.ndarray) -> np.ndarray:
+    """``p_c = n_c / Σ_{c'<K} n_c'`` over the last axis of prediction counts (K classes, then
+    unparsable), all zeros where nothing parsed."""
+    parsable = counts[..., :-1].astype(np.float64)
+    total = parsable.sum(axis=-1, keepdims=True)
+    return np.divide(parsable, total, out=np.zeros_like(parsable), where=total > 0)
+
+
 def prediction_distribution(preds, classes: Sequence[str] = PAIR3C_LABELS) -> np.ndarray:
     """``p_c = #{i: pred_i = c} / #{i: pred_i parsable}`` (all zeros when nothing parsed)."""
-    counts = np.bincount(class_codes(preds, classes), minlength=len(classes) + 1)[: len(classes)].astype(np.float64)
-    total = counts.sum()
-    return counts / total if total else counts
+    return _parsable_shares(np.bincount(class_codes(preds, classes), minlength=len(classes) + 1))
 
 
 def entropy(p: np.ndarray) -> np.ndarray:
@@ -111,28 +120,22 @@ def _category_index(categories) -> tuple[list[str], np.ndarray]:
     return names, inverse
 
 
-def _balance_by_group(inverse: np.ndarray, n_groups: int, pred_codes: np.ndarray, k: int) -> np.ndarray:
-    counts = np.bincount(inverse * (k + 1) + pred_codes, minlength=n_groups * (k + 1)).reshape(n_groups, k + 1)
-    counts = counts[:, :k].astype(np.float64)
-    totals = counts.sum(axis=1, keepdims=True)
-    return normalized_entropy(np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0))
-
-
 def per_category_balance_score(categories, preds, classes: Sequence[str] = PAIR3C_LABELS) -> dict[str, float]:
-    """The Balance Score of the predictions within each category (one vectorised pass)."""
+    """``BS_c = H(p_c) / log K``: the :func:`balance_score` of the predictions within each category,
+    all categories in one pass (p_c: row c of the category × prediction counts)."""
     names, inverse = _category_index(categories)
-    scores = _balance_by_group(inverse, len(names), class_codes(preds, classes), len(classes))
-    return {str(n): float(bs) for n, bs in zip(names, scores)}
-
-
-def _confusion_from_codes(label_codes: np.ndarray, pred_codes: np.ndarray, k: int) -> np.ndarray:
-    return np.bincount(label_codes * (k + 1) + pred_codes, minlength=(k + 1) * (k + 1)).reshape(k + 1, k + 1)[:k]
+    k = len(classes)
+    counts = np.bincount(inverse * (k + 1) + class_codes(preds, classes), minlength=len(names) * (k + 1))
+    scores = normalized_entropy(_parsable_shares(counts.reshape(len(names), k + 1)))
+    return {name: float(bs) for name, bs in zip(names, scores)}
 
 
 def confusion_matrix(labels, preds, classes: Sequence[str] = PAIR3C_LABELS) -> np.ndarray:
     """``M[i, j]`` = pairs of true class i predicted as class j, shape K × (K+1); the last column
     counts unparsable answers."""
-    return _confusion_from_codes(class_codes(labels, classes), class_codes(preds, classes), len(classes))
+    k = len(classes)
+    cells = class_codes(labels, classes) * (k + 1) + class_codes(preds, classes)
+    return np.bincount(cells, minlength=(k + 1) * (k + 1)).reshape(k + 1, k + 1)[:k]
 
 
 def recall_from_confusion(m: np.ndarray) -> np.ndarray:
@@ -162,19 +165,6 @@ def macro_f1(labels, preds, classes: Sequence[str] = PAIR3C_LABELS) -> float:
     """Macro-F1 over the classes (see :func:`macro_f1_from_confusion`); unparsable answers are
     misses of their true class and predictions of no class."""
     return macro_f1_from_confusion(confusion_matrix(labels, preds, classes))
-
-
-def balanced_accuracy_from_confusion(m: np.ndarray, normal_index: int) -> float:
-    """Normal vs any anomaly from the K × (K+1) confusion matrix: ``(TNR + TPR) / 2`` with
-    ``TNR = M[n, n] / Σ_j M[n, j]`` and ``TPR = Σ_{i≠n} Σ_{j≠n, j<K} M[i, j] / Σ_{i≠n} Σ_j M[i, j]``."""
-    k = m.shape[0]
-    anomaly_rows = np.arange(k) != normal_index
-    normal_total = m[normal_index].sum()
-    anomaly_total = m[anomaly_rows].sum()
-    detected = m[anomaly_rows][:, :k][:, anomaly_rows].sum()
-    recalls = ([m[normal_index, normal_index] / normal_total] if normal_total else []) + (
-        [detected / anomaly_total] if anomaly_total else [])
-    return float(np.mean(recalls)) if recalls else 0.0
 
 
 def binary_balanced_accuracy(labels, preds, normal: str = NORMAL) -> float:
@@ -230,29 +220,27 @@ class RunSummary:
 
 
 def summarize_run(categories, labels, preds, think_words=(), classes: Sequence[str] = PAIR3C_LABELS) -> RunSummary:
-    """All metrics of one run; ``preds[i]`` is a class label or None (unparsable or missing).
-    ``labels`` must all be classes (the prediction reader ensures it). Codes and the confusion
-    matrix are computed once and every metric is derived from them."""
-    classes, k = tuple(classes), len(classes)
-    label_codes, pred_codes = class_codes(labels, classes), class_codes(preds, classes)
-    if np.any(label_codes == k):
+    """All metrics of one run, each from its function above (the matrix metrics from one confusion
+    matrix); ``preds[i]`` is a class label or None (unparsable or missing), and any other value
+    counts as unparsable. ``labels`` must all be classes (the prediction reader ensures it)."""
+    classes = tuple(classes)
+    # an answer that is no class is None for every metric, as it is in the confusion matrix
+    preds = np.where(class_codes(preds, classes) < len(classes), _objects(preds), None)
+    m = confusion_matrix(labels, preds, classes)
+    if m.sum() != len(preds):  # the matrix has one row per class: a pair with another label is missing
         raise ValueError(f"true labels outside the classes {classes}")
-    names, inverse = _category_index(categories)
-    correct = label_codes == pred_codes  # label codes < K, so an unparsable answer never matches
-    n_correct = np.bincount(inverse, weights=correct, minlength=len(names))
-    n_total = np.bincount(inverse, minlength=len(names))
-    balance = _balance_by_group(inverse, len(names), pred_codes, k)
-    per_category = {str(c): {"correct": int(ok), "total": int(n), "accuracy": float(ok / n), "balance_score": float(bs)}
-                    for c, ok, n, bs in zip(names, n_correct, n_total, balance)}
-    m = _confusion_from_codes(label_codes, pred_codes, k)
-    predicted = m[:, :k].sum(axis=0)
-    distribution = predicted / predicted.sum() if predicted.sum() else predicted.astype(np.float64)
+    counts = per_category_counts(categories, labels, preds)
+    category_accuracy = per_category_accuracy(categories, labels, preds)
+    category_balance = per_category_balance_score(categories, preds, classes)
     return RunSummary(
-        pairs=len(label_codes), classes=classes, accuracy=float(correct.mean()) if len(correct) else 0.0,
-        balance_score=float(normalized_entropy(distribution)), per_category=per_category, confusion_matrix=m,
-        per_class_recall=dict(zip(classes, recall_from_confusion(m).tolist())), macro_f1=macro_f1_from_confusion(m),
-        binary_balanced_accuracy=balanced_accuracy_from_confusion(m, classes.index(NORMAL)) if NORMAL in classes else 0.0,
-        mean_reasoning_words=mean_reasoning_words(think_words),
-        unparsable_share=float(np.mean(pred_codes == k)) if len(pred_codes) else 0.0,
-        prediction_distribution=dict(zip(classes, distribution.tolist())),
+        pairs=len(preds), classes=classes,
+        accuracy=accuracy(labels, preds), balance_score=balance_score(preds, classes),
+        per_category={c: {"correct": correct, "total": total, "accuracy": category_accuracy[c],
+                          "balance_score": category_balance[c]} for c, (correct, total) in counts.items()},
+        confusion_matrix=m, per_class_recall=dict(zip(classes, recall_from_confusion(m).tolist())),
+        macro_f1=macro_f1_from_confusion(m),
+        # without a normal class there is no normal-vs-anomaly split to score
+        binary_balanced_accuracy=binary_balanced_accuracy(labels, preds) if NORMAL in classes else 0.0,
+        mean_reasoning_words=mean_reasoning_words(think_words), unparsable_share=unparsable_share(preds),
+        prediction_distribution=dict(zip(classes, prediction_distribution(preds, classes).tolist())),
     )

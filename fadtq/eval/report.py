@@ -86,7 +86,7 @@ def markdown_table(runs: list[Run]) -> str:
 
 
 def details_table(runs: list[Run]) -> str:
-    """The other metrics of DESIGN §1, one row per run, and what was wrong with each input."""
+    """The other metrics of docs/design.md, one row per run, and what was wrong with each input."""
     classes = list(dict.fromkeys(c for run in runs for c in run.summary.classes))
     lines = ["| Model | pairs | " + " | ".join(f"recall {c}" for c in classes)
              + " | macro-F1 | balanced acc. (normal vs anomaly) | unparsable % | mean reasoning (words) | input |",
