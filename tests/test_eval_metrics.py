@@ -61,10 +61,10 @@ def test_per_category_balance_score_matches_the_scalar_one():
     assert got["a"] == pytest.approx(1.0, abs=1e-9) and got["b"] == 0.0 and got["c"] == 0.0
     rng = np.random.default_rng(1)
     cats = rng.choice(["x", "y", "z"], size=200).tolist()
-    preds = [None if r < 0.1 else str(c) for r, c in zip(rng.random(200), rng.choice([N, S, L], size=200))]
+    preds = [None if r < 0.1 else str(c) for r, c in zip(rng.random(200), rng.choice([N, S, L], size=200), strict=True)]
     per = metrics.per_category_balance_score(cats, preds)
     for c in ("x", "y", "z"):
-        assert per[c] == pytest.approx(metrics.balance_score([p for p, cc in zip(preds, cats) if cc == c]), abs=1e-12)
+        assert per[c] == pytest.approx(metrics.balance_score([p for p, cc in zip(preds, cats, strict=True) if cc == c]), abs=1e-12)
 
 
 def test_confusion_recall_f1_hand_values():
@@ -148,7 +148,7 @@ def test_summarize_run_agrees_with_the_single_metric_functions():
     rng = np.random.default_rng(3)
     cats = rng.choice(["a", "b", "c", "d"], size=500).tolist()
     labels = rng.choice([N, S, L], size=500).tolist()
-    preds = [None if r < 0.08 else str(p) for r, p in zip(rng.random(500), rng.choice([N, S, L], size=500))]
+    preds = [None if r < 0.08 else str(p) for r, p in zip(rng.random(500), rng.choice([N, S, L], size=500), strict=True)]
     s = metrics.summarize_run(cats, labels, preds, rng.integers(0, 50, size=500))
     assert s.accuracy == metrics.accuracy(labels, preds)
     assert s.balance_score == pytest.approx(metrics.balance_score(preds), abs=1e-12)
@@ -189,7 +189,7 @@ def summary_from_the_public_functions(cats, labels, preds, words, classes) -> di
         "binary_balanced_accuracy": metrics.binary_balanced_accuracy(labels, preds),
         "mean_reasoning_words": metrics.mean_reasoning_words(words),
         "unparsable_share": metrics.unparsable_share(preds),
-        "prediction_distribution": dict(zip(classes, metrics.prediction_distribution(preds, classes).tolist())),
+        "prediction_distribution": dict(zip(classes, metrics.prediction_distribution(preds, classes).tolist(), strict=True)),
     }
 
 
@@ -203,7 +203,7 @@ def test_summarize_run_prints_exactly_what_the_metric_functions_compute(seed, cl
     # a model that prefers "normal" and sometimes fails to answer; category "c" never parses
     skew = [0.6] + [0.4 / (len(classes) - 1)] * (len(classes) - 1)
     answers = rng.choice(classes, size=size, p=skew)
-    preds = [None if c == "c" or r < 0.1 else str(a) for c, r, a in zip(cats, rng.random(size), answers)]
+    preds = [None if c == "c" or r < 0.1 else str(a) for c, r, a in zip(cats, rng.random(size), answers, strict=True)]
     words = rng.integers(0, 80, size=size).astype(np.float64)
     words[rng.random(size) < 0.1] = np.nan  # rows without a recorded length
     summary = as_dict(metrics.summarize_run(cats, labels, preds, words, classes))

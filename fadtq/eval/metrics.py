@@ -65,7 +65,7 @@ def per_category_counts(categories, labels, preds) -> dict[str, tuple[int, int]]
     names, inverse = _category_index(categories)
     correct = np.bincount(inverse, weights=correct_mask(labels, preds), minlength=len(names))
     totals = np.bincount(inverse, minlength=len(names))
-    return {str(n): (int(c), int(t)) for n, c, t in zip(names, correct, totals)}
+    return {str(n): (int(c), int(t)) for n, c, t in zip(names, correct, totals, strict=True)}
 
 
 def per_category_accuracy(categories, labels, preds) -> dict[str, float]:
@@ -127,7 +127,7 @@ def per_category_balance_score(categories, preds, classes: Sequence[str] = PAIR3
     k = len(classes)
     counts = np.bincount(inverse * (k + 1) + class_codes(preds, classes), minlength=len(names) * (k + 1))
     scores = normalized_entropy(_parsable_shares(counts.reshape(len(names), k + 1)))
-    return {name: float(bs) for name, bs in zip(names, scores)}
+    return {name: float(bs) for name, bs in zip(names, scores, strict=True)}
 
 
 def confusion_matrix(labels, preds, classes: Sequence[str] = PAIR3C_LABELS) -> np.ndarray:
@@ -158,7 +158,7 @@ def macro_f1_from_confusion(m: np.ndarray) -> float:
 
 def per_class_recall(labels, preds, classes: Sequence[str] = PAIR3C_LABELS) -> dict[str, float]:
     """``recall_c = M[c, c] / Σ_j M[c, j]`` (unparsable answers in the denominator); 0 without support."""
-    return {c: float(r) for c, r in zip(classes, recall_from_confusion(confusion_matrix(labels, preds, classes)))}
+    return {c: float(r) for c, r in zip(classes, recall_from_confusion(confusion_matrix(labels, preds, classes)), strict=True)}
 
 
 def macro_f1(labels, preds, classes: Sequence[str] = PAIR3C_LABELS) -> float:
@@ -237,10 +237,10 @@ def summarize_run(categories, labels, preds, think_words=(), classes: Sequence[s
         accuracy=accuracy(labels, preds), balance_score=balance_score(preds, classes),
         per_category={c: {"correct": correct, "total": total, "accuracy": category_accuracy[c],
                           "balance_score": category_balance[c]} for c, (correct, total) in counts.items()},
-        confusion_matrix=m, per_class_recall=dict(zip(classes, recall_from_confusion(m).tolist())),
+        confusion_matrix=m, per_class_recall=dict(zip(classes, recall_from_confusion(m).tolist(), strict=True)),
         macro_f1=macro_f1_from_confusion(m),
         # without a normal class there is no normal-vs-anomaly split to score
         binary_balanced_accuracy=binary_balanced_accuracy(labels, preds) if NORMAL in classes else 0.0,
         mean_reasoning_words=mean_reasoning_words(think_words), unparsable_share=unparsable_share(preds),
-        prediction_distribution=dict(zip(classes, prediction_distribution(preds, classes).tolist())),
+        prediction_distribution=dict(zip(classes, prediction_distribution(preds, classes).tolist(), strict=True)),
     )

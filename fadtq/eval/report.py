@@ -62,7 +62,7 @@ def category_columns(runs: list[Run]) -> list[str]:
 def _unique_names(files: list[PredictionFile]) -> list[str]:
     """Run names for tables and file names; two runs of one model get their file stem appended."""
     names = [f.name for f in files]
-    names = [f"{n} ({f.path.stem})" if names.count(n) > 1 else n for n, f in zip(names, files)]
+    names = [f"{n} ({f.path.stem})" if names.count(n) > 1 else n for n, f in zip(names, files, strict=True)]
     return [f"{n} #{k + 1}" if names.count(n) > 1 else n for k, n in enumerate(names)]
 
 
@@ -206,7 +206,7 @@ def samples_html(run: Run, images: dict[int, list], path: Path, per_group: int =
     for _, r in frame.iterrows():
         pair = images.get(int(r["index"]))
         thumbs = "".join(f'<figure><img src="{_thumbnail(img["bytes"])}" alt="{kind} image"><figcaption>{kind}'
-                         "</figcaption></figure>" for img, kind in zip(pair, ("reference", "test"))) \
+                         "</figcaption></figure>" for img, kind in zip(pair, ("reference", "test"), strict=True)) \
             if pair is not None else '<span class="muted">no images (pass --data)</span>'
         pred = r["pred"] if isinstance(r["pred"], str) else metrics.UNPARSABLE
         ok = pred == r["label"]
@@ -277,7 +277,7 @@ def _file_stem(name: str) -> str:
 
 def load_runs(prediction_files, test: GroundTruth | None) -> list[Run]:
     files = [read_predictions(path, test) for path in prediction_files]
-    return [Run(name, f, summarize(f)) for name, f in zip(_unique_names(files), files)]
+    return [Run(name, f, summarize(f)) for name, f in zip(_unique_names(files), files, strict=True)]
 
 
 def metrics_json(runs: list[Run]) -> list[dict]:
@@ -303,7 +303,7 @@ def write_report(prediction_files, out_dir, data=None, per_group: int = 12) -> d
     out.mkdir(parents=True, exist_ok=True)
     images = {}
     if test_frame is not None:
-        images = {int(info["index"]): list(pair) for info, pair in zip(test_frame["extra_info"], test_frame["images"])}
+        images = {int(info["index"]): list(pair) for info, pair in zip(test_frame["extra_info"], test_frame["images"], strict=True)}
     files = {"markdown": out / "table.md", "latex": out / "table.tex", "bars": out / "accuracy_by_category.png",
              "metrics": out / "metrics.json"}
     note = ("Acc = micro accuracy (%) over all pairs of the category / test set; BS = Balance Score (%, as the paper's Table 2) "
