@@ -9,19 +9,19 @@
    photographs. So it also times the per-image work (decode, resize, encode) on a sample drawn
    at LOCO's real sizes with sensor noise, and projects the time for the real archive's build.
 
-Run: python scripts/bench_build_data.py [--workers 4] [--real-sample 20]
+Run: python scripts/bench_build_data.py [--workers 4] [--real-sample 20] [--json]
 """
 
 from __future__ import annotations
 
-import argparse
-import os
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from _bench import Bench, bench_parser
 from PIL import Image
 
 from fadtq.data.build import build_pair3c
@@ -35,13 +35,6 @@ def timed(fn):
     start = time.perf_counter()
     value = fn()
     return value, time.perf_counter() - start
-
-
-def cores_used(fn):
-    """(value, wall seconds, process CPU seconds / wall seconds): how many cores the work really got."""
-    cpu = time.process_time()
-    value, seconds = timed(fn)
-    return value, seconds, (time.process_time() - cpu) / seconds
 
 
 def real_resolution_sample(folder: Path, per_category: int) -> list[Path]:
@@ -60,53 +53,68 @@ def real_resolution_sample(folder: Path, per_category: int) -> list[Path]:
     return paths
 
 
-def encode_throughput(paths: list[Path], workers: int) -> tuple[float, float]:
-    """(images/s, cores used) of the builder's per-image work."""
+def encode_all(paths: list[Path], workers: int) -> None:
+    """The builder's per-image work (decode, resize, encode) over ``paths`` with ``workers`` threads."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        _, seconds, cores = cores_used(lambda: list(pool.map(lambda p: encode_resized_png(p, DEFAULT_MAX_PIXELS),
-                                                              paths)))
-    return len(paths) / seconds, cores
+        list(pool.map(lambda p: encode_resized_png(p, DEFAULT_MAX_PIXELS), paths))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def threads(n: int) -> str:
+    return f"{n} thread{'s' if n > 1 else ''}"
+
+
+def main() -> int:
+    parser = bench_parser(__doc__)
     parser.add_argument("--workers", type=int, default=4, help="encoding threads of the measured build")
     parser.add_argument("--real-sample", type=int, default=20, help="real-resolution images per category (0: skip)")
     args = parser.parse_args()
-    print(f"CPU cores available: {len(os.sched_getaffinity(0))}; load average {os.getloadavg()[0]:.2f}")
+    if args.workers < 2:
+        parser.error("--workers must be at least 2 (one thread is the baseline)")
+    bench = Bench("build_data", args)
     target_size(100, 100, DEFAULT_MAX_PIXELS)  # import qwen-vl-utils (and torch) once, outside the timings
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         root, seconds = timed(lambda: generate_loco_tree(tmp / "loco", counts="official"))
         n_files = sum(1 for _ in root.glob("*/*/*/*.png"))
-        print(f"synthetic tree: {n_files} images drawn in {seconds:.1f} s")
-        timings = {}
-        for workers in (1, args.workers):
-            result, timings[workers], cores = cores_used(lambda: build_pair3c(root, tmp / f"out{workers}",
-                                                                              progress=False, workers=workers))
-            pairs = sum(sum(c.values()) for s in result.counts.values() for c in s.values())
-            print(f"build, {workers} encoding thread(s): {timings[workers]:.1f} s for {pairs} pairs "
-                  f"({result.n_images} distinct images encoded): {n_files / timings[workers]:.0f} tree images/s, "
-                  f"{result.n_images / timings[workers]:.0f} encoded images/s, {cores:.2f} cores used")
-        t = timings[args.workers]
-        print(f"threaded vs 1 thread: {timings[1] / t:.2f}x; goal < 60 s: {'met' if t < 60 else 'missed'} ({t:.1f} s)")
+        bench.say(f"synthetic tree: {n_files} images drawn in {seconds:.1f} s")
+        builds = {f"build, {threads(w)}": w for w in (1, args.workers)}  # baseline first
+        measured = bench.round_robin({name: lambda w=w: build_pair3c(root, tmp / f"out{w}", progress=False, workers=w)
+                                      for name, w in builds.items()}, repeats=1, warmup=False)
+        n_images = None
+        for name, m in measured.items():
+            if m.error is None:
+                result, t = m.value, m.median
+                n_images = result.n_images
+                pairs = sum(sum(c.values()) for s in result.counts.values() for c in s.values())
+                bench.say(f"{name}: {t:.1f} s for {pairs} pairs ({result.n_images} distinct images encoded): "
+                          f"{n_files / t:.0f} tree images/s, {result.n_images / t:.0f} encoded images/s, "
+                          f"{m.cores_used:.2f} cores used")
+        threaded = f"build, {threads(args.workers)}"
+        bench.ratio("threaded build vs 1 thread", "build, 1 thread", threaded)
+        bench.goal("threaded build under 60 s (2 cores)", threaded, at_most=60.0)
 
         if args.real_sample:
             sample = tmp / "real_size"
             sample.mkdir()
             paths, seconds = timed(lambda: real_resolution_sample(sample, args.real_sample))
             megabytes = sum(p.stat().st_size for p in paths) / len(paths) / 1e6
-            print(f"real-resolution sample: {len(paths)} images, {megabytes:.1f} MB per PNG (drawn in {seconds:.0f} s)")
-            rates = {}
-            for w in (1, args.workers):
-                rates[w], cores = encode_throughput(paths, w)
-                print(f"  decode+resize+encode, {w} thread(s): {rates[w]:.1f} images/s, {cores:.2f} cores used → "
-                      f"projected real Pair3C build ({result.n_images} distinct images): "
-                      f"{result.n_images / rates[w]:.0f} s")
-            print(f"  threaded vs 1 thread: {rates[args.workers] / rates[1]:.2f}x (bounded by the free cores: "
-                  "each step releases the GIL)")
+            bench.say(f"real-resolution sample: {len(paths)} images, {megabytes:.1f} MB per PNG "
+                      f"(drawn in {seconds:.0f} s); decode+resize+encode:")
+            encodes = {f"encode, {threads(w)}": w for w in (1, args.workers)}
+            measured = bench.round_robin({name: lambda w=w: encode_all(paths, w) for name, w in encodes.items()},
+                                         repeats=1, warmup=False)
+            for name, m in measured.items():
+                if m.error is None:
+                    rate = len(paths) / m.median
+                    projection = (f" → projected real Pair3C build ({n_images} distinct images): "
+                                  f"{n_images / rate:.0f} s" if n_images else "")
+                    bench.say(f"  {name}: {rate:.1f} images/s, {m.cores_used:.2f} cores used{projection}")
+            # Bounded by the free cores: each step releases the GIL.
+            bench.ratio("real-resolution encode, threaded vs 1 thread", "encode, 1 thread",
+                        f"encode, {threads(args.workers)}")
+    return bench.finish()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark: metrics and tables over 968 × 10 predictions (ten runs of the Pair3C test set).
 
-1. Metrics and tables (the goal: under a second): every metric of DESIGN §1 and Table 2 in
+1. Metrics and tables (the goal: under a second): every metric of docs/design.md and Table 2 in
    Markdown and LaTeX from ten already-read runs, fadtq's numpy path vs a baseline measured in the
    same run on the same rows: plain per-row Python loops computing the same numbers (accuracy,
    per-category accuracy and Balance Score, confusion matrix, recall, macro-F1, balanced accuracy,
@@ -9,28 +9,32 @@
 2. For information, the whole of `fadtq report`'s reading and scoring: ten JSONL files read and
    checked against the test set (broken lines, duplicates, missing rows…) plus step 1, vs
    json.loads + the loops.
+3. Step 1 again on a test set ``--scale`` times larger: how each path scales.
 
-    python scripts/bench_metrics.py [--runs 10] [--repeat 5]
+Timed round-robin; goals and ratios on the median.
+
+    python scripts/bench_metrics.py [--runs 10] [--repeat 5] [--scale 50] [--json]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
+import sys
 import tempfile
-import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
+from _bench import Bench, bench_parser
 
+from fadtq.data.build import PAPER_TABLE1_TEST
 from fadtq.eval.predictions import GroundTruth, read_predictions
 from fadtq.eval.report import Run, latex_table, markdown_table, summarize
 from fadtq.labels import NORMAL, PAIR3C_LABELS
 
-# Pair3C test set sizes per category (DESIGN §2 / the paper's Table 2): 968 pairs.
-CATEGORY_SIZES = {"breakfast_box": 155, "splicing_connectors": 192, "juice_bottle": 210, "screw_bag": 221, "pushpins": 190}
+#: Pair3C test set sizes per category (the paper's Table 1, see docs/design.md): 968 pairs.
+CATEGORY_SIZES = {category: sum(counts.values()) for category, counts in PAPER_TABLE1_TEST.items()}
 
 
 def make_runs(folder: Path, n_runs: int, seed: int = 0, scale: int = 1) -> tuple[GroundTruth, list[Path]]:
@@ -43,8 +47,9 @@ def make_runs(folder: Path, n_runs: int, seed: int = 0, scale: int = 1) -> tuple
     for k in range(n_runs):
         path = folder / f"run{k}.jsonl"
         with open(path, "w") as fh:
-            for i, (category, label) in enumerate(zip(categories, labels)):
-                pred = None if rng.random() < 0.05 else (label if rng.random() < 0.5 else str(rng.choice(PAIR3C_LABELS)))
+            for i, (category, label) in enumerate(zip(categories, labels, strict=True)):
+                unparsable = rng.random() < 0.05
+                pred = None if unparsable else (label if rng.random() < 0.5 else str(rng.choice(PAIR3C_LABELS)))
                 fh.write(json.dumps({"index": i, "category": category, "label": label, "pred": pred,
                                      "think_words": int(rng.integers(0, 200)), "model": f"run{k}"}) + "\n")
         paths.append(path)
@@ -111,58 +116,62 @@ def naive_path(paths: list[Path]) -> tuple[list[dict], str]:
     return naive_tables([[json.loads(line) for line in path.read_text().splitlines()] for path in paths])
 
 
-def best_time(fn, repeat: int) -> tuple[float, object]:
-    best, result = math.inf, None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--repeat", type=int, default=5, help="best of N timings (default: %(default)s)")
-    parser.add_argument("--scale", type=int, default=50,
-                        help="3. also time step 1 on a test set this many times larger (default: %(default)s; 0 = skip)")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        truth, paths = make_runs(Path(tmp), args.runs)
-        files = [read_predictions(path, truth) for path in paths]
-        row_sets = [[json.loads(line) for line in path.read_text().splitlines()] for path in paths]
-        ours, (runs, _) = best_time(lambda: fadtq_metrics(files), args.repeat)
-        baseline, (naive, _) = best_time(lambda: naive_tables(row_sets), args.repeat)
-        ours_full, _ = best_time(lambda: fadtq_path(truth, paths), args.repeat)
-        baseline_full, _ = best_time(lambda: naive_path(paths), args.repeat)
-    for run, ref in zip(runs, naive):  # same numbers, or the comparison means nothing
+def check_same_numbers(runs: list[Run], naive: list[dict]) -> None:
+    """Both paths computed the same numbers, or the comparison means nothing."""
+    for run, ref in zip(runs, naive, strict=True):
         s = run.summary
         assert math.isclose(s.accuracy, ref["accuracy"]) and math.isclose(s.balance_score, ref["balance_score"])
         assert math.isclose(s.macro_f1, ref["macro_f1"]) and math.isclose(s.binary_balanced_accuracy, ref["balanced"])
         assert s.confusion_matrix.tolist() == ref["confusion"] and math.isclose(s.mean_reasoning_words, ref["words"])
         assert math.isclose(s.unparsable_share, ref["unparsable"])
         for c, (acc, bs) in ref["per_category"].items():
-            assert math.isclose(s.per_category[c]["accuracy"], acc) and math.isclose(s.per_category[c]["balance_score"], bs)
+            mine = s.per_category[c]
+            assert math.isclose(mine["accuracy"], acc) and math.isclose(mine["balance_score"], bs)
+
+
+def main() -> int:
+    parser = bench_parser(__doc__)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=5, help="round-robin repeats (default: %(default)s)")
+    parser.add_argument("--scale", type=int, default=50, help="3. also time step 1 on a test set this many times "
+                        "larger (default: %(default)s; 0 = skip)")
+    args = parser.parse_args()
+    bench = Bench("metrics", args)
     pairs = sum(CATEGORY_SIZES.values())
-    print(f"{pairs} × {args.runs} predictions, best of {args.repeat} (results of both paths checked equal)")
-    print("1. all metrics + Table 2 (Markdown, LaTeX) from read runs:")
-    print(f"   fadtq (numpy)          {ours * 1e3:8.1f} ms   goal < 1000 ms: {'met' if ours < 1 else 'NOT met'}")
-    print(f"   per-row Python loops   {baseline * 1e3:8.1f} ms   ratio loops / fadtq {baseline / ours:.2f}×")
-    print("2. including reading the JSONL files (fadtq: checked against the test set, every bad line counted):")
-    print(f"   fadtq                  {ours_full * 1e3:8.1f} ms   goal < 1000 ms: {'met' if ours_full < 1 else 'NOT met'}")
-    print(f"   json.loads + loops     {baseline_full * 1e3:8.1f} ms   ratio {baseline_full / ours_full:.2f}× "
-          "(the baseline checks nothing)")
+    bench.say(f"{pairs} × {args.runs} predictions, {args.repeat} round-robin repeats")
+    bench.say("1. all metrics + Table 2 (Markdown, LaTeX) from read runs; "
+              "2. including reading the JSONL files (fadtq: checked against the test set, every bad line counted; "
+              "the baseline checks nothing):")
+    with tempfile.TemporaryDirectory() as tmp:
+        truth, paths = make_runs(Path(tmp), args.runs)
+        files = [read_predictions(path, truth) for path in paths]
+        row_sets = [[json.loads(line) for line in path.read_text().splitlines()] for path in paths]
+        measured = bench.round_robin({
+            "1. fadtq (numpy)": lambda: fadtq_metrics(files),
+            "1. per-row Python loops": lambda: naive_tables(row_sets),
+            "2. fadtq": lambda: fadtq_path(truth, paths),
+            "2. json.loads + loops": lambda: naive_path(paths),
+        }, args.repeat)
+    if measured["1. fadtq (numpy)"].error is None and measured["1. per-row Python loops"].error is None:
+        check_same_numbers(measured["1. fadtq (numpy)"].value[0], measured["1. per-row Python loops"].value[0])
+        bench.say("   (results of both paths checked equal)")
+    bench.ratio("1. loops / fadtq", "1. per-row Python loops", "1. fadtq (numpy)")
+    bench.ratio("2. json.loads + loops / fadtq", "2. json.loads + loops", "2. fadtq")
+    bench.goal("1. fadtq under 1000 ms", "1. fadtq (numpy)", at_most=1.0)
+    bench.goal("2. fadtq under 1000 ms", "2. fadtq", at_most=1.0)
     if args.scale > 1:
+        bench.say(f"3. step 1 on {pairs * args.scale} × {args.runs} predictions (how each scales):")
         with tempfile.TemporaryDirectory() as tmp:
             truth, paths = make_runs(Path(tmp), args.runs, seed=1, scale=args.scale)
             files = [read_predictions(path, truth) for path in paths]
             row_sets = [[json.loads(line) for line in path.read_text().splitlines()] for path in paths]
-            big, _ = best_time(lambda: fadtq_metrics(files), max(1, args.repeat // 2))
-            big_baseline, _ = best_time(lambda: naive_tables(row_sets), max(1, args.repeat // 2))
-        print(f"3. step 1 on {pairs * args.scale} × {args.runs} predictions (how each scales):")
-        print(f"   fadtq (numpy)          {big * 1e3:8.1f} ms")
-        print(f"   per-row Python loops   {big_baseline * 1e3:8.1f} ms   ratio loops / fadtq {big_baseline / big:.2f}×")
+            bench.round_robin({
+                "3. fadtq (numpy)": lambda: fadtq_metrics(files),
+                "3. per-row Python loops": lambda: naive_tables(row_sets),
+            }, max(1, args.repeat // 2), warmup=False)
+        bench.ratio("3. loops / fadtq", "3. per-row Python loops", "3. fadtq (numpy)")
+    return bench.finish()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

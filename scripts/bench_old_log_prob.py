@@ -9,23 +9,24 @@ Pair3C, no judge: +experiment=gpg), a few steps each:
 - ``grpo (no KL)``: +experiment=grpo, whose ratio needs the pass, for scale (without its KL term:
   verl's FSDP2 engine pins the reference model's memory through CUDA, so it cannot run on CPU).
 
-Prints, per run, the mean over steps 2.. of verl's ``timing_s/old_log_prob`` and ``timing_s/step``,
-and the step-time ratio of the baseline over the skipped run. No ratio is printed if a run failed.
+Prints, per run, the median and best over steps 2.. of verl's ``timing_s/old_log_prob`` and
+``timing_s/step``, and the step-time ratio of the baseline over the skipped run. No ratio is printed
+if a run failed.
 The saving on the paper's 3B run is worked out on paper in recipes/README.md.
 
     python scripts/bench_old_log_prob.py              # 4 steps each
-    python scripts/bench_old_log_prob.py --steps 6
+    python scripts/bench_old_log_prob.py --steps 6 --json
 """
 
-import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from _bench import Bench, bench_parser
 
 RUNS = {
     "gpg, skipped": ["+experiment=gpg", "fadtq.skip_old_log_prob=true"],
@@ -46,7 +47,9 @@ def prepare(work: Path) -> tuple[str, dict]:
     return str(model), data.files
 
 
-def train(name: str, overrides: list[str], model: str, files: dict, steps: int, work: Path) -> dict | None:
+def train(bench: Bench, name: str, overrides: list[str], model: str, files: dict, steps: int,
+          work: Path) -> dict[str, list[float]]:
+    """verl's timings of steps 2.. by key (``step``, ``old_log_prob``); RuntimeError if the run failed."""
     run_dir = work / name.replace(", ", "_").replace(" ", "_")
     ray_tmp = tempfile.mkdtemp(prefix="fadtq-ray-")
     env = {**os.environ, "FADTQ_RUN_DIR": str(run_dir), "VERL_FILE_LOGGER_PATH": str(run_dir / "metrics.jsonl"),
@@ -58,7 +61,7 @@ def train(name: str, overrides: list[str], model: str, files: dict, steps: int, 
            "trainer.val_before_train=false", "ray_kwargs.ray_init.address=local",
            f"+ray_kwargs.ray_init._temp_dir={ray_tmp}"]
     run_dir.mkdir(parents=True, exist_ok=True)
-    print(f"[{name}] training {steps} steps …", flush=True)
+    bench.say(f"[{name}] training {steps} steps …")
     try:
         with open(run_dir / "train.log", "wb") as log:
             result = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=1800,
@@ -68,44 +71,37 @@ def train(name: str, overrides: list[str], model: str, files: dict, steps: int, 
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
     if result is None or result.returncode != 0:
-        print(f"[{name}] FAILED — see {run_dir / 'train.log'}")
-        return None
+        raise RuntimeError(f"training {'timed out' if result is None else 'failed'} — see {run_dir / 'train.log'}")
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     measured = [row["data"] for row in rows if row["step"] >= 2 and "timing_s/step" in row["data"]]
     if not measured:
-        print(f"[{name}] FAILED — no step timings in {run_dir / 'metrics.jsonl'}")
-        return None
-    mean = lambda key: sum(d.get(key, 0.0) for d in measured) / len(measured)  # noqa: E731
-    return {"old_log_prob_s": mean("timing_s/old_log_prob"), "step_s": mean("timing_s/step"), "steps": len(measured)}
+        raise RuntimeError(f"no step timings in {run_dir / 'metrics.jsonl'}")
+    return {key: [d.get(f"timing_s/{key}", 0.0) for d in measured] for key in ("step", "old_log_prob")}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = bench_parser(__doc__)
     parser.add_argument("--steps", type=int, default=4, help="training steps per run (step 1 is not timed)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the runs' folders here")
     args = parser.parse_args()
     if args.steps < 2:
         parser.error("--steps must be at least 2 (step 1 includes warm-up and is not timed)")
+    bench = Bench("old_log_prob", args)
     work = args.keep or Path(tempfile.mkdtemp(prefix="fadtq-bench-olp-"))
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
     model, files = prepare(work)
-    results = {name: train(name, overrides, model, files, args.steps, work) for name, overrides in RUNS.items()}
-    print(f"\n{'run':<16} {'old_log_prob (s)':>17} {'step (s)':>10}")
-    for name, result in results.items():
-        if result is None:
-            print(f"{name:<16} {'failed':>17} {'failed':>10}")
-        else:
-            print(f"{name:<16} {result['old_log_prob_s']:>17.3f} {result['step_s']:>10.2f}")
-    skipped, computed = results["gpg, skipped"], results["gpg, computed"]
-    if skipped and computed:
-        print(f"\nold-log-prob pass: {computed['old_log_prob_s']:.3f} s → {skipped['old_log_prob_s']:.3f} s; "
-              f"step time ratio (computed / skipped): {computed['step_s'] / skipped['step_s']:.2f}×")
-    else:
-        print("\nno ratio: a measured run failed")
-    ok = all(results.values())
-    if args.keep is None and ok:
+    for name, overrides in RUNS.items():
+        try:
+            timings = train(bench, name, overrides, model, files, args.steps, work)
+        except RuntimeError as exc:
+            bench.fail(f"{name}: step", str(exc))
+            continue
+        bench.record(f"{name}: step", timings["step"])
+        bench.record(f"{name}: old_log_prob", timings["old_log_prob"])
+    bench.ratio("step time, computed / skipped", "gpg, computed: step", "gpg, skipped: step")
+    status = bench.finish()
+    if args.keep is None and status == 0:
         shutil.rmtree(work, ignore_errors=True)  # kept when a run failed: its train.log says why
-    return 0 if ok else 1
+    return status
 
 
 if __name__ == "__main__":

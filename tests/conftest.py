@@ -64,3 +64,13 @@ def judge_url(tmp_path_factory):
         raise RuntimeError(f"CPU judge server did not start: {exc}\n{tail}") from exc
     yield server.url
     server.stop()
+
+
+@pytest.fixture
+def stub_judge():
+    """A scripted OpenAI-compatible judge on 127.0.0.1 (:class:`fadtq.offline.stub_judge.StubJudge`):
+    set ``replies`` / ``delay_s``, read ``requests``; its base URL is ``stub_judge.url``."""
+    from fadtq.offline.stub_judge import StubJudge
+
+    with StubJudge() as stub:
+        yield stub

@@ -1,13 +1,10 @@
 """The judge client against the real CPU judge server, a server that dies, and one that talks nonsense."""
 
 import asyncio
-import json
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from fadtq.data.prompt import PAIR3C_OPTIONS
 from fadtq.judge.breaker import CircuitBreaker
 from fadtq.judge.client import JudgeClient, JudgeSettings, normalise_base_url
 from fadtq.judge.rubric import parse_scores
@@ -88,7 +85,7 @@ def test_server_stopped_mid_run_falls_back_and_opens_circuit(tmp_path):
 
     server = JudgeServerProcess(threads=1, parallel=2, log_path=tmp_path / "judge.log").start()
     kwargs = {"judge_url": server.url, "judge_timeout_s": 60.0, "judge_max_retries": 1, "judge_fallback_tq": 0.0}
-    extra = {"split": "train", "question": QUESTION, "options": {"A": "normal", "B": "structural", "C": "logical"}}
+    extra = {"split": "train", "question": QUESTION, "options": PAIR3C_OPTIONS}
 
     def rollout(i):
         return f"<think>{GOOD} Rollout {i}.</think><answer>B</answer>"
@@ -121,57 +118,6 @@ def test_server_stopped_mid_run_falls_back_and_opens_circuit(tmp_path):
     assert after["judge_ok"] == 0.0 and after["judge_latency_s"] < 1.0  # fails fast now
 
 
-class _StubJudge(BaseHTTPRequestHandler):
-    """A scripted OpenAI-compatible server: each POST pops the next (status, content) reply
-    (the last one repeats), records the request, and can hold it to measure concurrency."""
-
-    replies: list = []
-    requests: list = []
-    headers_seen: list = []
-    delay_s = 0.0
-    in_flight = 0
-    max_in_flight = 0
-    lock = threading.Lock()
-
-    def do_POST(self):  # noqa: N802 (http.server API)
-        cls = type(self)
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        with cls.lock:
-            cls.requests.append(json.loads(body))
-            cls.headers_seen.append(dict(self.headers))
-            status, content = cls.replies.pop(0) if len(cls.replies) > 1 else cls.replies[0]
-            cls.in_flight += 1
-            cls.max_in_flight = max(cls.max_in_flight, cls.in_flight)
-        try:
-            time.sleep(cls.delay_s)
-            payload = (json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]})
-                       if status == 200 and content is not None else "oops").encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-        finally:
-            with cls.lock:
-                cls.in_flight -= 1
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def stub_judge():
-    _StubJudge.replies, _StubJudge.requests, _StubJudge.headers_seen = [], [], []
-    _StubJudge.delay_s, _StubJudge.in_flight, _StubJudge.max_in_flight = 0.0, 0, 0
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _StubJudge)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield _StubJudge, f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    httpd.server_close()
-
-
 def run_client(url, calls, **settings):
     async def run():
         async with JudgeClient(JudgeSettings(base_url=url, **{"backoff_s": 0.01, **settings})) as client:
@@ -182,7 +128,7 @@ def run_client(url, calls, **settings):
 
 
 def test_garbage_judge_output_gives_fallback_without_crash(stub_judge):
-    stub, url = stub_judge
+    stub, url = stub_judge, stub_judge.url
     stub.replies = [(200, "The reasoning is fine, I would give it a good score.")]
     (result,), client = run_client(url, [GOOD], max_retries=1)
     assert not result.ok and "unparsable" in result.error
@@ -191,14 +137,14 @@ def test_garbage_judge_output_gives_fallback_without_crash(stub_judge):
 
 
 def test_out_of_range_scores_are_clamped(stub_judge):
-    stub, url = stub_judge
+    stub, url = stub_judge, stub_judge.url
     stub.replies = [(200, '{"conciseness": 17, "relevance": -4}')]
     (result,), _ = run_client(url, [GOOD])
     assert result.ok and (result.conciseness, result.relevance) == (3.0, 0.0)
 
 
 def test_server_error_is_retried_then_succeeds(stub_judge):
-    stub, url = stub_judge
+    stub, url = stub_judge, stub_judge.url
     stub.replies = [(503, None), (429, None), (200, '{"conciseness": 2, "relevance": 1}')]
     (result,), client = run_client(url, [GOOD], max_retries=2)
     assert result.ok and (result.conciseness, result.relevance) == (2.0, 1.0)
@@ -206,14 +152,14 @@ def test_server_error_is_retried_then_succeeds(stub_judge):
 
 
 def test_client_error_is_not_retried(stub_judge):
-    stub, url = stub_judge
+    stub, url = stub_judge, stub_judge.url
     stub.replies = [(404, None)]
     (result,), client = run_client(url, [GOOD], max_retries=3)
     assert not result.ok and result.error.startswith("HTTP 404") and client.requests_sent == 1
 
 
 def test_request_body_and_api_key(stub_judge, monkeypatch):
-    stub, url = stub_judge
+    stub, url = stub_judge, stub_judge.url
     stub.replies = [(200, '{"conciseness": 3, "relevance": 3}')]
     monkeypatch.setenv("FADTQ_JUDGE_API_KEY", "sk-test-123")
     run_client(url + "/v1", [GOOD], model="Qwen/Qwen3-8B")
@@ -227,7 +173,7 @@ def test_request_body_and_api_key(stub_judge, monkeypatch):
 
 
 def test_concurrency_is_bounded_and_identical_texts_are_judged_once(stub_judge):
-    stub, url = stub_judge
+    stub, url = stub_judge, stub_judge.url
     stub.replies = [(200, '{"conciseness": 1, "relevance": 2}')]
     stub.delay_s = 0.2
     calls = [f"{GOOD} {i % 10}" for i in range(30)]  # 10 distinct texts, each 3 times, all at once

@@ -2,14 +2,12 @@
 answers anything: never raises, R ∈ [0, 3], r_tq counts only when r_acc = 1."""
 
 import asyncio
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from fadtq.data.prompt import PAIR3C_OPTIONS
 from fadtq.rewards import (
     accuracy_reward,
     fadtq_reward,
@@ -20,7 +18,7 @@ from fadtq.rewards import (
 )
 from fadtq.verl_ext.reward import compute_score
 
-OPTIONS = {"A": "normal", "B": "structural", "C": "logical"}
+OPTIONS = PAIR3C_OPTIONS
 pieces = st.sampled_from(["<think>", "</think>", "<answer>", "</answer>", "A", "B", "C", "normal", "structural",
                           "logical", " or ", "not ", "\n", " ", "scratch", "<", ">", "/"])
 responses = st.one_of(st.text(max_size=300), st.lists(pieces, max_size=30).map("".join),
@@ -53,32 +51,6 @@ JUDGE_REPLIES = [
 ]
 
 
-class _AnyJudge(BaseHTTPRequestHandler):
-    reply = JUDGE_REPLIES[0]
-
-    def do_POST(self):  # noqa: N802 (http.server API)
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        status, content = type(self).reply
-        body = json.dumps({"choices": [{"message": {"content": content}}]}).encode() if status == 200 else b"err"
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def any_judge_url():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _AnyJudge)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    httpd.server_close()
-
-
 labels = st.sampled_from(["normal", "structural", "logical"])
 #: (response, ground truth): anything at all, or a well-formed response whose letter is right (judged).
 cases = st.one_of(
@@ -92,12 +64,12 @@ cases = st.one_of(
 @given(case=cases, reply=st.sampled_from(JUDGE_REPLIES), split=st.sampled_from(["train", "test", None]),
        eta=st.floats(min_value=0, max_value=1), fallback=st.sampled_from([0.0, 0.5, 1.0]),
        use_tq=st.booleans(), on_validation=st.booleans())
-def test_compute_score_is_total_bounded_and_gated(any_judge_url, case, reply, split, eta, fallback,
+def test_compute_score_is_total_bounded_and_gated(stub_judge, case, reply, split, eta, fallback,
                                                    use_tq, on_validation):
     response, truth = case
-    _AnyJudge.reply = reply
+    stub_judge.replies = [reply]
     extra = {"options": OPTIONS, "question": "q"} if split is None else {"split": split, "options": OPTIONS}
-    out = asyncio.run(compute_score("mvtec_loco_pair3c", response, truth, extra, eta=eta, judge_url=any_judge_url,
+    out = asyncio.run(compute_score("mvtec_loco_pair3c", response, truth, extra, eta=eta, judge_url=stub_judge.url,
                                     judge_fallback_tq=fallback, thinking_quality=use_tq,
                                     judge_on_validation=on_validation, judge_max_retries=0))
     event(f"judge_called={out['judge_called']} judge_ok={out['judge_ok']}")
