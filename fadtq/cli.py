@@ -1,7 +1,9 @@
 """`fadtq` command line: one subcommand per module in `fadtq.commands`.
 
 Each command module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``
-and keeps heavy imports inside ``run`` so that ``fadtq --help`` stays fast.
+and keeps heavy imports inside ``run`` so that ``fadtq --help`` stays fast. A command whose
+arguments end in Hydra overrides (an ``overrides`` positional) takes them anywhere on the line,
+before or after its options.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ def _command_modules():
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fadtq",
-        description="FAD-TQ on verl: build Pair3C data, check the judge, preflight a GPU node (doctor), evaluate "
-        "models, write reports, and run the end-to-end CPU demo. Training itself: `python -m fadtq.train --help`.",
+        description="FAD-TQ on verl: build Pair3C data, serve and check the judge, preflight a GPU node (doctor), "
+        "train, evaluate models, write reports, and run the end-to-end CPU demo. `fadtq COMMAND --help` for each.",
     )
     parser.add_argument("--version", action="version", version=f"fadtq {fadtq.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -39,7 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if not isinstance(getattr(args, "overrides", None), list):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        # argparse stops a positional list at the first option: `+experiment=x --dry-run y=1` leaves y=1 over.
+        args.overrides = [*args.overrides, *extra]
     if args.command is None:
         parser.print_help()
         return 0

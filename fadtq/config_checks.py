@@ -1,13 +1,16 @@
-"""Checks on a resolved training config that verl itself does not make (pure: no Ray, no verl).
+"""Checks on a resolved training config, without side effects: :func:`validate` runs ours, then verl's own.
 
-Each check raises :class:`ConfigError` with one line naming the key and the fix; :func:`check_all`
-runs them in order, before anything is started. They read the config through ``OmegaConf.select``
-so they accept any DictConfig composed from ``configs/fadtq_trainer.yaml`` (or verl's own schema).
+Each check raises :class:`ConfigError` with one line naming the key and the fix, before anything is
+started. They read the config through ``OmegaConf.select`` so they accept any DictConfig composed
+from ``configs/fadtq_trainer.yaml`` (or verl's own schema). What a run then changes (environment,
+Ray's runtime_env) is ``fadtq.train.prepare_run``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -17,6 +20,10 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 ASYNC_TRAINER_MODES = ("colocate_async", "separate_async")
 #: Our trainer mode (fadtq.verl_ext.fadtq_trainer): verl's sync path plus what FAD-TQ adds each step.
 FADTQ_TRAINER_MODE = "fadtq_sync"
+#: Where verl's ``file`` logger writes its JSONL (verl reads this variable; the launcher sets it per run).
+METRICS_FILE_ENV = "VERL_FILE_LOGGER_PATH"
+#: ``fadtq.backend`` values: verl's own GPU path, or fadtq's CPU backend (``+backend=cpu``).
+BACKENDS = ("gpu", "cpu")
 
 
 class ConfigError(ValueError):
@@ -26,6 +33,12 @@ class ConfigError(ValueError):
 def config_value(cfg: DictConfig, key: str, default=None):
     value = OmegaConf.select(cfg, key, default=default)
     return default if value is None else value
+
+
+def check_backend(cfg: DictConfig) -> None:
+    backend = config_value(cfg, "fadtq.backend", "gpu")
+    if backend not in BACKENDS:
+        raise ConfigError(f"fadtq.backend={backend}: unknown backend — use gpu (default) or +backend=cpu")
 
 
 def check_gpg_on_policy(cfg: DictConfig) -> None:
@@ -116,7 +129,7 @@ def check_gpu_arithmetic(cfg: DictConfig) -> None:
     world = int(config_value(cfg, "trainer.n_gpus_per_node", 1)) * int(config_value(cfg, "trainer.nnodes", 1))
     if world < 1:
         raise ConfigError(f"trainer.n_gpus_per_node × trainer.nnodes = {world}: the actor needs at least one GPU "
-                          "— set trainer.n_gpus_per_node (GPUS_PER_NODE in recipes/)")
+                          "— set trainer.n_gpus_per_node (FADTQ_GPUS_PER_NODE)")
     n = int(config_value(cfg, "actor_rollout_ref.rollout.n", 1))
     for key in ("data.train_batch_size", "actor_rollout_ref.actor.ppo_mini_batch_size"):
         prompts = int(config_value(cfg, key, 0))
@@ -162,14 +175,12 @@ def check_judge_pool(cfg: DictConfig) -> None:
     if gpus < tp or gpus % tp:
         raise ConfigError(
             f"the judge pool has {gpus} GPUs (reward.reward_model.n_gpus_per_node × nnodes) for engines of "
-            f"tensor_model_parallel_size={tp} — give it a multiple of {tp} GPUs (JUDGE_GPUS in recipes/)"
+            f"tensor_model_parallel_size={tp} — give it a multiple of {tp} GPUs (FADTQ_JUDGE_GPUS)"
         )
 
 
 def check_reward_kwargs(cfg: DictConfig, environ: Mapping[str, str] | None = None) -> None:
-    """The reward's own options: η in [0, 1], and a judge to call when the thinking-quality term is on
-    (without one every judge call would fail over to ``judge_fallback_tq``, silently)."""
-    environ = os.environ if environ is None else environ
+    """The reward's own options: η in [0, 1], one judge location, and a judge when the thinking-quality term is on."""
     kwargs = config_value(cfg, "reward.custom_reward_function.reward_kwargs", {}) or {}
     eta = kwargs.get("eta", 0.5)
     if eta is not None and not 0.0 <= float(eta) <= 1.0:
@@ -179,6 +190,14 @@ def check_reward_kwargs(cfg: DictConfig, environ: Mapping[str, str] | None = Non
         raise ConfigError(f"reward.custom_reward_function.reward_kwargs.judge_url={kwargs['judge_url']} while verl hosts "
                           "the judge (reward.reward_model.enable=true): pick one — drop judge_url, or use "
                           "+experiment=external_judge")
+    check_judge_configured(cfg, environ)
+
+
+def check_judge_configured(cfg: DictConfig, environ: Mapping[str, str] | None = None) -> None:
+    """A judge to call when the thinking-quality term is on (without one every judge call would fail
+    over to ``judge_fallback_tq``, silently)."""
+    environ = os.environ if environ is None else environ
+    kwargs = config_value(cfg, "reward.custom_reward_function.reward_kwargs", {}) or {}
     if not kwargs.get("thinking_quality", True):
         return
     has_judge = (config_value(cfg, "reward.reward_model.enable", False) or kwargs.get("judge_url")
@@ -209,7 +228,7 @@ def check_data_files(cfg: DictConfig) -> None:
         for path in as_list(config_value(cfg, key)):
             if "://" in path:
                 continue  # remote storage: verl copies it
-            if not Path(path).expanduser().is_file():
+            if not Path(path).is_file():  # compose_config made local paths absolute, ~ expanded
                 raise ConfigError(f"{key}: {path} does not exist — build it with `fadtq build-data pair3c "
                                   f"--root … --out …` or override {key}=…")
 
@@ -221,20 +240,35 @@ def check_model_paths(cfg: DictConfig) -> None:
         keys.append("reward.reward_model.model_path")
     for key in keys:
         path = str(config_value(cfg, key, ""))
-        if path and "://" not in path and looks_local(path) and not Path(path).expanduser().is_dir():
+        if path and "://" not in path and looks_local(path) and not Path(path).is_dir():
             raise ConfigError(f"{key}: {path} is not a model folder — point it at a downloaded Hugging Face "
                               f"model or use a hub id such as Qwen/Qwen2.5-VL-3B-Instruct")
 
 
-CHECKS = (check_gpg_on_policy, check_trainer_mode, check_old_log_prob_skip, check_rollout_lengths, check_judge_guard,
-          check_gpu_arithmetic, check_judge_pool, check_reward_kwargs, check_data_files,
+CHECKS = (check_backend, check_gpg_on_policy, check_trainer_mode, check_old_log_prob_skip, check_rollout_lengths,
+          check_judge_guard, check_gpu_arithmetic, check_judge_pool, check_reward_kwargs, check_data_files,
           check_model_paths)
 FILE_CHECKS = (check_data_files, check_model_paths)
 
 
-def check_all(cfg: DictConfig, *, data_files: bool = True) -> None:
-    """Run every check; ``data_files=False`` skips those that look at the filesystem."""
+def validate(cfg: DictConfig, *, files: bool = True, verl: bool = True) -> None:
+    """Every check, in order, then verl's own ``validate_config``; raises :class:`ConfigError`, changes nothing.
+
+    ``files=False`` skips the checks that look at the filesystem; ``verl=False`` skips verl's (it imports verl).
+    """
     for check in CHECKS:
-        if check in FILE_CHECKS and not data_files:
-            continue
-        check(cfg)
+        if files or check not in FILE_CHECKS:
+            check(cfg)
+    if verl:
+        check_verl_rules(cfg)
+
+
+def check_verl_rules(cfg: DictConfig) -> None:
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import validate_config
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # verl prints progress; stdout is for the resolved config
+            validate_config(config=cfg, use_reference_policy=need_reference_policy(cfg), use_critic=need_critic(cfg))
+    except (AssertionError, ValueError, TypeError) as exc:
+        raise ConfigError(f"verl rejected the config: {str(exc).strip().splitlines()[0]}") from None

@@ -1,29 +1,28 @@
-"""Train FAD-TQ with verl: ``python -m fadtq.train [+experiment=NAME] [+backend=cpu] [key=value …] [--dry-run]``.
+"""The training launcher behind ``fadtq train`` (``python -m fadtq.train`` is the same command, kept for verl users).
 
-Composes ``configs/fadtq_trainer.yaml`` (verl's own schema plus a ``fadtq:`` block) with the given
-Hydra overrides and resolves it here, in the launching shell (``${oc.env:…}`` would otherwise be
-read on whichever node verl's TaskRunner lands), with local paths made absolute. Then checks what
-verl does not (GPG on-policy guard, trainer mode, judge pool settings, reward options, data files
-and model folders, GPU arithmetic), prepares the CPU backend when ``fadtq.backend=cpu``, sends the
-metrics to ``<trainer.default_local_dir>/metrics.jsonl`` unless ``VERL_FILE_LOGGER_PATH`` is set,
-forwards the environment variables named in ``fadtq.forward_env`` to every Ray process, runs
-verl's ``validate_config``, then verl's own ``run_ppo``: our code reaches verl's processes through
-the ``verl.plugins`` entry point alone. ``--dry-run`` prints the resolved config and stops before Ray.
+:func:`compose_config` composes ``configs/fadtq_trainer.yaml`` (verl's own schema plus a ``fadtq:``
+block) with the given Hydra overrides and resolves it here, in the launching shell (``${oc.env:…}``
+would otherwise be read on whichever node verl's TaskRunner lands), with local paths made absolute.
+``fadtq.config_checks.validate`` then checks it without side effects; :func:`prepare_run` makes the
+changes a run needs (the CPU backend, the metrics file, the environment forwarded to every Ray
+process); :func:`launch` runs verl's own ``run_ppo``: our code reaches verl's processes through the
+``verl.plugins`` entry point alone.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import os
 import sys
 from pathlib import Path
 
 from omegaconf import ListConfig, OmegaConf, open_dict
 
+from fadtq.config_checks import METRICS_FILE_ENV
 from fadtq.verl_ext.reward import JUDGE_URL_ENV, resolve_judge
 
 CONFIG_DIR_ENV = "FADTQ_CONFIG_DIR"
+#: How the launcher's own lines start (``fadtq.train: error: …``), whichever way it was started.
+LOG_PREFIX = "fadtq.train"
 DEFAULT_CONFIG = "fadtq_trainer"
 
 
@@ -62,7 +61,7 @@ def compose_config(overrides: list[str], config_name: str = DEFAULT_CONFIG):
     except (HydraException, OmegaConfBaseException) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         hint = _did_you_mean(first, directory, config_name)
-        raise TrainConfigError(f"{first.rstrip('.')}{hint} — check the key against `python -m fadtq.train "
+        raise TrainConfigError(f"{first.rstrip('.')}{hint} — check the key against `fadtq train "
                                "--dry-run` (new keys need a leading '+')") from None
     absolutise_local_paths(config)
     return config
@@ -102,8 +101,9 @@ OUTPUT_PATH_KEYS = ("trainer.default_local_dir", "trainer.rollout_data_dir", "tr
 
 
 def absolutise_local_paths(config) -> None:
-    """Relative paths are relative to where ``fadtq.train`` runs, but verl's TaskRunner and workers may run
-    elsewhere (another node of a ``ray start`` cluster, where the cwd is wherever Ray was started)."""
+    """The one place where local paths become absolute. Relative paths (overrides, ``FADTQ_*`` variables)
+    are relative to where ``fadtq train`` runs, but verl's TaskRunner and workers may run elsewhere
+    (another node of a ``ray start`` cluster, where the cwd is wherever Ray was started)."""
     def absolute(path, must_exist: bool):
         text = str(path)
         if "://" in text or Path(text).is_absolute():
@@ -123,9 +123,6 @@ def absolutise_local_paths(config) -> None:
             else:
                 value = absolute(value, must_exist)
             OmegaConf.update(config, key, value, merge=False)
-
-
-METRICS_FILE_ENV = "VERL_FILE_LOGGER_PATH"
 
 
 def hosts_judge(config) -> bool:
@@ -179,73 +176,26 @@ def describe_judge(config, environ=None) -> str:
     return f"{url} ({source})"
 
 
-def check_config(config, *, data_files: bool = True) -> None:
-    """Our checks, the CPU backend's preparation when asked for, then verl's own ``validate_config``."""
-    from fadtq.config_checks import ConfigError, check_all
-
-    try:
-        check_all(config, data_files=data_files)
-    except ConfigError as exc:
-        raise TrainConfigError(str(exc)) from None
+def prepare_run(config) -> None:
+    """What a run changes once its config is valid: the CPU backend's environment (``fadtq.backend=cpu``;
+    it refuses, in one line, what a CPU cannot run), the metrics file, the variables forwarded to every
+    Ray process, verl's device name; and our verl plugin loaded here, so that a plugin failure stops
+    the launcher at once rather than a worker later."""
     if config.fadtq.backend == "cpu":
         from fadtq.backends.cpu import prepare_cpu_run
 
-        prepare_cpu_run(config)  # raises TrainConfigError-compatible ValueError with one line
-    elif config.fadtq.backend != "gpu":
-        raise TrainConfigError(f"fadtq.backend={config.fadtq.backend}: unknown backend — use gpu (default) "
-                               "or +backend=cpu")
+        prepare_cpu_run(config)
+    metrics_file(config)
     forward_environment(config)
-    import fadtq.verl_plugin  # noqa: F401  a plugin failure stops the launcher here, not later in a worker
-    from verl.trainer.ppo.utils import need_critic, need_reference_policy
-    from verl.utils.config import validate_config
     from verl.utils.device import auto_set_device
 
+    import fadtq.verl_plugin  # noqa: F401
+
     auto_set_device(config)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):  # verl prints progress; stdout is for the resolved config
-            validate_config(config=config, use_reference_policy=need_reference_policy(config),
-                            use_critic=need_critic(config))
-    except (AssertionError, ValueError, TypeError) as exc:
-        raise TrainConfigError(f"verl rejected the config: {str(exc).strip().splitlines()[0]}") from None
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m fadtq.train",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n"
-               "  python -m fadtq.train --dry-run > resolved.yaml\n"
-               "  python -m fadtq.train +experiment=no_relevance trainer.n_gpus_per_node=4\n"
-               "  python -m fadtq.train +backend=cpu trainer.total_training_steps=2\n\n"
-               f"experiments (+experiment=NAME): {', '.join(available('experiment')) or 'none found'}\n"
-               f"backends: gpu (default); +backend=NAME for {', '.join(available('backend')) or 'none found'}\n"
-               "launch scripts with cluster settings from the environment: recipes/ (see recipes/README.md)",
-    )
-    parser.add_argument("--dry-run", action="store_true",
-                        help="validate the config (ours + verl's validate_config), print it resolved to stdout, "
-                             "stop before Ray")
-    parser.add_argument("--config-name", default=DEFAULT_CONFIG, help="config in configs/ (default: %(default)s)")
-    args, overrides = parser.parse_known_args(argv)
-    unknown = [o for o in overrides if o.startswith("-")]
-    if unknown:
-        parser.error(f"unknown option(s) {unknown}; Hydra overrides look like key=value or +key=value")
-
-    try:
-        config = compose_config(overrides, args.config_name)
-        check_config(config)
-    except (TrainConfigError, ValueError) as exc:
-        print(f"fadtq.train: error: {exc}", file=sys.stderr)
-        return 2
-    if args.dry_run:  # stdout: the resolved config alone (`--dry-run > run.yaml`); the verdict on stderr
-        print(OmegaConf.to_yaml(config, resolve=True), end="", flush=True)
-        print(f"fadtq.train: config valid (verl validate_config passed); backend={config.fadtq.backend}, "
-              f"experiment={config.trainer.experiment_name}", file=sys.stderr)
-        return 0
-
-    metrics = metrics_file(config)
-    forward_environment(config)  # now with the metrics file
-    print(f"fadtq.train: judge: {describe_judge(config)}; metrics: {metrics}", file=sys.stderr)
+def launch(config) -> int:
+    """verl's own ``run_ppo`` on a validated, prepared config; 3 when the judge guard stopped the run."""
     from verl.trainer.main_ppo import TaskRunnerV1, run_ppo
 
     from fadtq.judge.health import JudgeUnhealthy
@@ -255,10 +205,17 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # Ray wraps the TaskRunner's exception; a known cause is reported in one line
         cause = getattr(exc, "cause", None)
         if isinstance(cause, JudgeUnhealthy):
-            print(f"fadtq.train: error: {cause}", file=sys.stderr)
+            print(f"{LOG_PREFIX}: error: {cause}", file=sys.stderr)
             return 3
         raise
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m fadtq.train …``: the same command as ``fadtq train …``."""
+    from fadtq.cli import main as fadtq_main
+
+    return fadtq_main(["train", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

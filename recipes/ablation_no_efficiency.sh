@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
 # Paper reward ablation, −efficiency: relevance only (η = 0).
-# Usage: bash recipes/ablation_no_efficiency.sh [--dry-run] [key=value ...]   (environment: see recipes/_common.sh)
-source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
-run_experiment no_efficiency "$@"
+# Usage: bash recipes/ablation_no_efficiency.sh [--dry-run | --doctor] [key=value ...]   (environment: recipes/README.md)
+exec fadtq train +experiment=no_efficiency "$@"

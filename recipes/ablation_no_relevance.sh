@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
 # Paper reward ablation, −relevance: conciseness only (η = 1).
-# Usage: bash recipes/ablation_no_relevance.sh [--dry-run] [key=value ...]   (environment: see recipes/_common.sh)
-source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
-run_experiment no_relevance "$@"
+# Usage: bash recipes/ablation_no_relevance.sh [--dry-run | --doctor] [key=value ...]   (environment: recipes/README.md)
+exec fadtq train +experiment=no_relevance "$@"

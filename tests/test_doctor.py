@@ -300,6 +300,17 @@ def test_unreachable_judge_fails(base_config):
     assert not result.ok and url in result.detail and "3 of 3 requests failed" in result.detail
 
 
+def test_no_judge_is_the_config_rule_itself(base_config, monkeypatch):
+    from fadtq.config_checks import ConfigError, check_reward_kwargs
+
+    monkeypatch.delenv("FADTQ_JUDGE_URL", raising=False)
+    config = with_overrides(base_config, reward__reward_model__enable=False, reward__reward_model__enable_resource_pool=False)
+    with pytest.raises(ConfigError) as rule:
+        check_reward_kwargs(config)
+    result = doctor.check_judge(config)
+    assert not result.ok and result.detail == str(rule.value) and "no judge is configured" in result.detail
+
+
 @pytest.mark.parametrize("url,nnodes,ok", [
     ("http://127.0.0.1:8901", 2, False),
     ("localhost:8901", 3, False),
@@ -330,10 +341,15 @@ def test_external_judge_only_without_the_verl_judge(base_config):
 
 # --- recipes ------------------------------------------------------------------------------------------
 
+#: The recipes call `fadtq`: the one installed next to this interpreter.
+WITH_FADTQ_ON_PATH = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
 @pytest.fixture()
 def argv_printer(tmp_path):
-    """A stand-in interpreter for the recipes' PYTHON: prints what it would have been started with."""
-    script = tmp_path / "print-launch"
+    """A stand-in `fadtq` first on PATH: prints what it would have been started with."""
+    (tmp_path / "bin").mkdir()
+    script = tmp_path / "bin" / "fadtq"
     script.write_text('#!/usr/bin/env bash\necho "CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES-<unset>}"\n'
                       'printf "%s\\n" "$@"\n')
     script.chmod(0o755)
@@ -341,30 +357,46 @@ def argv_printer(tmp_path):
 
 
 def launch(script: str, printer: Path, *args: str, **env: str) -> list[str]:
-    environment = {k: v for k, v in os.environ.items() if k not in ("CUDA_VISIBLE_DEVICES", "ACTOR_GPUS")}
+    environment = {k: v for k, v in os.environ.items() if k not in ("CUDA_VISIBLE_DEVICES", "FADTQ_ACTOR_GPUS")}
+    environment["PATH"] = f"{printer.parent}{os.pathsep}{environment.get('PATH', '')}"
     result = subprocess.run(["bash", str(REPO / "recipes" / script), *args], capture_output=True, text=True,
-                            env={**environment, "PYTHON": str(printer), **env}, timeout=60)
+                            env={**environment, **env}, timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()
 
 
 @pytest.mark.parametrize("env,visible", [
     ({}, "0,1,2,3"),
-    ({"ACTOR_GPUS": "1,2"}, "1,2"),
-    ({"CUDA_VISIBLE_DEVICES": "5,6,7,8", "ACTOR_GPUS": "1,2"}, "5,6,7,8"),  # a scheduler's choice is kept
+    ({"FADTQ_ACTOR_GPUS": "1,2"}, "1,2"),
+    ({"CUDA_VISIBLE_DEVICES": "5,6,7,8", "FADTQ_ACTOR_GPUS": "1,2"}, "5,6,7,8"),  # a scheduler's choice is kept
 ])
 def test_external_judge_recipe_keeps_the_trainer_off_the_judge_gpu(argv_printer, env, visible):
     lines = launch("train_fadtq_external_judge.sh", argv_printer, "--dry-run", **env)
     assert lines[0] == f"CUDA_VISIBLE_DEVICES={visible}"
-    assert lines[1:3] == ["-m", "fadtq.train"] and "--dry-run" in lines
+    assert lines[1:3] == ["train", "+experiment=external_judge"] and "--dry-run" in lines
 
 
-def test_recipe_doctor_flag_switches_the_entry_point_only(argv_printer):
+def test_recipe_passes_its_flags_and_overrides_to_fadtq_train(argv_printer):
     doctor_args = launch("train_fadtq_qwen2_5_vl_3b.sh", argv_printer, "--doctor", "trainer.total_epochs=2", "--dry-run")
     train_args = launch("train_fadtq_qwen2_5_vl_3b.sh", argv_printer, "trainer.total_epochs=2")
-    assert doctor_args[1:4] == ["-m", "fadtq", "doctor"] and train_args[1:3] == ["-m", "fadtq.train"]
-    assert doctor_args[4:] == train_args[3:]  # the same experiment and overrides, in the same order
-    assert "+experiment=fadtq" in doctor_args and "--doctor" not in doctor_args and "--dry-run" not in doctor_args
+    assert doctor_args[1:] == ["train", "+experiment=fadtq", "--doctor", "trainer.total_epochs=2", "--dry-run"]
+    assert train_args[1:] == ["train", "+experiment=fadtq", "trainer.total_epochs=2"]
+
+
+def test_train_doctor_flag_switches_the_entry_point_only(capsys):
+    """`fadtq train --doctor` is `fadtq doctor` on the same overrides (--dry-run aside): its own error line."""
+    from fadtq.cli import main
+
+    def error(prefix, *args):
+        assert main(list(args)) == 2
+        lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith(prefix)]
+        assert len(lines) == 1, lines
+        return lines[0].removeprefix(prefix)
+
+    doctor_error = error("fadtq doctor: error:", "train", "+experiment=fadtq", "--doctor", "trainer.total_epoch=3",
+                         "--dry-run")
+    assert doctor_error == error("fadtq.train: error:", "train", "+experiment=fadtq", "trainer.total_epoch=3", "--dry-run")
+    assert "did you mean trainer.total_epochs" in doctor_error
 
 
 def test_serve_judge_pins_gpu_4_by_default(tmp_path):
@@ -373,11 +405,11 @@ def test_serve_judge_pins_gpu_4_by_default(tmp_path):
     fake_bin.mkdir()
     (fake_bin / "vllm").write_text('#!/usr/bin/env bash\necho "CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES"\n')
     (fake_bin / "vllm").chmod(0o755)
-    environment = {k: v for k, v in os.environ.items() if k not in ("CUDA_VISIBLE_DEVICES", "JUDGE_GPU")}
+    environment = {k: v for k, v in os.environ.items() if k not in ("CUDA_VISIBLE_DEVICES", "FADTQ_JUDGE_GPU")}
     environment["PATH"] = f"{fake_bin}:{environment['PATH']}"
-    for extra, visible in (({}, "4"), ({"JUDGE_GPU": "0"}, "0"), ({"CUDA_VISIBLE_DEVICES": "7"}, "7")):
-        result = subprocess.run(["bash", str(REPO / "scripts" / "serve_judge.sh")], capture_output=True, text=True,
-                                env={**environment, **extra}, timeout=60)
+    for extra, visible in (({}, "4"), ({"FADTQ_JUDGE_GPU": "0"}, "0"), ({"CUDA_VISIBLE_DEVICES": "7"}, "7")):
+        result = subprocess.run([sys.executable, "-m", "fadtq", "serve-judge", "--vllm"], capture_output=True,
+                                text=True, env={**environment, **extra}, timeout=60)
         assert result.returncode == 0 and result.stdout.strip() == f"CUDA_VISIBLE_DEVICES={visible}", result.stderr
 
 
@@ -388,9 +420,9 @@ def test_external_judge_recipe_doctor_runs_on_its_config(pair3c, tiny_model_dir,
         ["bash", str(REPO / "recipes" / "train_fadtq_external_judge.sh"), "--doctor",
          f"trainer.default_local_dir={tmp_path / 'ckpt'}"],
         capture_output=True, text=True, timeout=600,
-        env={**environment, "PYTHON": sys.executable, "TRAIN_FILES": str(pair3c / "train.parquet"),
-             "VAL_FILES": str(pair3c / "test.parquet"), "MODEL_PATH": tiny_model_dir, "ACTOR_GPUS": "0,1",
-             "NNODES": "2", "FADTQ_JUDGE_URL": f"http://127.0.0.1:{closed_port()}"})
+        env={**environment, "PATH": WITH_FADTQ_ON_PATH["PATH"], "FADTQ_TRAIN_FILES": str(pair3c / "train.parquet"),
+             "FADTQ_VAL_FILES": str(pair3c / "test.parquet"), "FADTQ_MODEL_PATH": tiny_model_dir,
+             "FADTQ_ACTOR_GPUS": "0,1", "FADTQ_NNODES": "2", "FADTQ_JUDGE_URL": f"http://127.0.0.1:{closed_port()}"})
     out = result.stdout
     assert result.returncode == 1, out + result.stderr[-2000:]
     assert out.splitlines()[0].startswith("fadtq doctor: experiment=fadtq_external_judge_qwen2_5_vl_3b")

@@ -37,3 +37,30 @@ def test_chat_completion_with_json_schema(judge_url):
     scores = json.loads(content)
     assert set(scores) == {"conciseness", "relevance"}
     assert all(0 <= v <= 3 for v in scores.values())
+
+
+def test_cli_serves_the_cpu_judge(tmp_path):
+    """`fadtq serve-judge --cpu` in the foreground: it answers, lists its names, and says so on stdout."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from fadtq.offline.judge_server import free_port, wait_until_ready
+
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen([sys.executable, "-m", "fadtq", "serve-judge", "--cpu", "--port", str(port)],
+                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until_ready(f"http://127.0.0.1:{port}", timeout_s=180, proc=server)
+        names = {m["id"] for m in httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=30).json()["data"]}
+        assert "Qwen/Qwen3-8B" in names or "judge" in names
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)  # what Ctrl-C does: the server stops cleanly
+        server.wait(timeout=30)
+    text = log.read_text(errors="replace")
+    assert f"FADTQ_JUDGE_URL=http://127.0.0.1:{port}" in text and f"ready at http://127.0.0.1:{port}/v1" in text
+    assert server.returncode == 0, text[-2000:]

@@ -63,9 +63,9 @@ def test_two_image_forward_generate_and_backward(tiny_model_dir):
     assert generated.shape[1] == inputs["input_ids"].shape[1] + 8 or generated[0, -1] == model.config.text_config.eos_token_id
 
 
-def test_script_refuses_non_empty_dir_without_force(tmp_path):
+def test_cli_refuses_non_empty_dir_without_force(tmp_path):
     (tmp_path / "keep.txt").write_text("x")
-    result = subprocess.run([sys.executable, "scripts/make_tiny_qwen2_5_vl.py", str(tmp_path)],
+    result = subprocess.run([sys.executable, "-m", "fadtq", "make-tiny-model", str(tmp_path)],
                             capture_output=True, text=True)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

@@ -31,13 +31,6 @@ def overrides(data_files):
     return [f"data.train_files={data_files / 'train.parquet'}", f"data.val_files={data_files / 'test.parquet'}"]
 
 
-def verl_validates(config):
-    from verl.trainer.ppo.utils import need_critic, need_reference_policy
-    from verl.utils.config import validate_config
-
-    validate_config(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
-
-
 def test_all_paper_experiments_exist():
     assert {"fadtq", "grpo", "gpg", "no_efficiency", "no_relevance", "eta_0_25", "eta_0_75", "focal", "gpg_alpha",
             "external_judge"} <= set(EXPERIMENTS)
@@ -47,10 +40,10 @@ def test_all_paper_experiments_exist():
 def test_experiment_composes_and_verl_validates(experiment, data_files):
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
 
-    from fadtq.train import check_config
+    from fadtq.config_checks import validate
 
     config = compose_config([f"+experiment={experiment}", *overrides(data_files)])
-    check_config(config)  # ours + verl's validate_config
+    validate(config)  # ours + verl's validate_config
     assert not need_critic(config), "no critic anywhere"
     assert need_reference_policy(config) == (experiment in GRPO_EXPERIMENTS), "a reference model only for GRPO runs"
     if config.reward.reward_model.enable:
@@ -69,12 +62,11 @@ def test_experiment_composes_and_verl_validates(experiment, data_files):
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_same_tree_drives_the_cpu_backend(experiment, data_files):
     """One config tree: +backend=cpu changes the backend settings only, never the experiment's own choices."""
-    from fadtq.config_checks import check_all
+    from fadtq.config_checks import validate
 
     gpu = compose_config([f"+experiment={experiment}", *overrides(data_files)])
     cpu = compose_config(["+backend=cpu", f"+experiment={experiment}", *overrides(data_files)])  # backend composes last
-    check_all(cpu)
-    verl_validates(cpu)  # without prepare_cpu_run, which exports the backend's environment
+    validate(cpu)  # ours + verl's, without prepare_run, which exports the backend's environment
     assert cpu.fadtq.backend == "cpu"
     for key in ("algorithm", "actor_rollout_ref.actor.policy_loss", "actor_rollout_ref.actor.use_kl_loss",
                 "actor_rollout_ref.actor.ppo_epochs", "reward.custom_reward_function.path",
@@ -199,10 +191,10 @@ def test_bad_config_fails_in_one_line(capsys, data_files, monkeypatch, args, fra
 
 
 def test_off_policy_gpg_allowed_deliberately(data_files):
-    from fadtq.train import check_config
+    from fadtq.config_checks import validate
 
-    check_config(compose_config([*overrides(data_files), "actor_rollout_ref.actor.ppo_mini_batch_size=8",
-                                 "fadtq.allow_off_policy=true"]))
+    validate(compose_config([*overrides(data_files), "actor_rollout_ref.actor.ppo_mini_batch_size=8",
+                             "fadtq.allow_off_policy=true"]))
 
 
 def test_external_judge_from_environment_satisfies_the_judge_check(data_files, monkeypatch):
@@ -232,6 +224,35 @@ def test_environment_is_resolved_on_the_launching_side(monkeypatch, tmp_path):
     monkeypatch.setenv("FADTQ_TRAIN_FILES", "/data/elsewhere/train.parquet")
     config = compose_config([])
     assert OmegaConf.to_container(config)["data"]["train_files"] == "/data/elsewhere/train.parquet"  # no ${oc.env:…}
+
+
+def test_cluster_shape_and_paths_come_from_the_fadtq_variables(monkeypatch, tmp_path):
+    """One set of names, read by the config itself: the recipes pass nothing but the experiment."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model").mkdir()
+    for name, value in {"FADTQ_GPUS_PER_NODE": "8", "FADTQ_NNODES": "2", "FADTQ_JUDGE_GPUS": "2",
+                        "FADTQ_MODEL_PATH": "model", "FADTQ_JUDGE_MODEL_PATH": "/models/judge"}.items():
+        monkeypatch.setenv(name, value)
+    config = compose_config(["+experiment=fadtq"])
+    assert (config.trainer.n_gpus_per_node, config.trainer.nnodes, config.reward.reward_model.n_gpus_per_node) == (8, 2, 2)
+    assert config.actor_rollout_ref.model.path == str(tmp_path / "model")  # relative to where it runs
+    assert config.reward.reward_model.model_path == "/models/judge"
+    assert compose_config(["trainer.nnodes=1"]).trainer.nnodes == 1  # an override wins over the environment
+
+
+def test_validate_changes_nothing_and_prepare_run_makes_the_changes(data_files, monkeypatch, tmp_path):
+    from fadtq.config_checks import METRICS_FILE_ENV, validate
+    from fadtq.train import prepare_run
+
+    monkeypatch.delenv(METRICS_FILE_ENV, raising=False)
+    config = compose_config([*overrides(data_files), f"trainer.default_local_dir={tmp_path / 'ckpt'}"])
+    before, environment = OmegaConf.to_container(config), dict(os.environ)
+    validate(config)
+    assert OmegaConf.to_container(config) == before and dict(os.environ) == environment
+    prepare_run(config)
+    metrics = str(tmp_path / "ckpt" / "metrics.jsonl")
+    assert os.environ[METRICS_FILE_ENV] == metrics
+    assert config.ray_kwargs.ray_init.runtime_env.env_vars[METRICS_FILE_ENV] == metrics
 
 
 def test_forward_environment_copies_listed_names_but_never_secrets():
@@ -274,16 +295,20 @@ def test_bad_override_is_a_train_config_error():
 
 # --- the launch scripts, as users run them ------------------------------------------------------------
 
+#: The recipes call `fadtq`: the one installed next to this interpreter.
+WITH_FADTQ_ON_PATH = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
 def run_script(script, data_files, *extra, **env):
-    environment = {**os.environ, "PYTHON": sys.executable, "TRAIN_FILES": str(data_files / "train.parquet"),
-                   "VAL_FILES": str(data_files / "test.parquet"), **env}
+    environment = {**WITH_FADTQ_ON_PATH, "FADTQ_TRAIN_FILES": str(data_files / "train.parquet"),
+                   "FADTQ_VAL_FILES": str(data_files / "test.parquet"), **env}
     return subprocess.run(["bash", str(REPO / "recipes" / script), "--dry-run", *extra], capture_output=True,
                           text=True, env=environment, timeout=900)
 
 
 def script_experiments(script):
     text = (REPO / "recipes" / script).read_text()
-    return re.findall(r"run_experiment (\w+)", text) or re.findall(r"for experiment in ([\w ]+);", text)[0].split()
+    return re.findall(r"\+experiment=(\w+)", text) or re.findall(r"for experiment in ([\w ]+);", text)[0].split()
 
 
 @pytest.mark.slow  # one verl import per experiment in a subprocess (~20 s each on 2 cores)
@@ -298,8 +323,8 @@ def test_recipe_dry_run(script, data_files):
 
 @pytest.mark.slow
 def test_recipe_environment_reaches_the_config(data_files, tmp_path):
-    """GPUS_PER_NODE=5 with 32 × 8 is refused in one line by the real script; relative paths are the caller's."""
-    result = run_script("train_fadtq_qwen2_5_vl_3b.sh", data_files, GPUS_PER_NODE="5")
+    """FADTQ_GPUS_PER_NODE=5 with 32 × 8 is refused in one line by the real script; relative paths are the caller's."""
+    result = run_script("train_fadtq_qwen2_5_vl_3b.sh", data_files, FADTQ_GPUS_PER_NODE="5")
     errors = [line for line in result.stderr.splitlines() if line.startswith("fadtq.train: error:")]
     assert result.returncode == 2 and len(errors) == 1 and "cannot be split over 5" in errors[0], result.stderr[-1500:]
 
@@ -308,9 +333,9 @@ def test_recipe_environment_reaches_the_config(data_files, tmp_path):
         (tmp_path / "my data" / name).write_bytes(b"x")
     result = subprocess.run(["bash", str(REPO / "recipes" / "ablation_gpg_no_tq.sh"), "--dry-run", "trainer.nnodes=1"],
                             capture_output=True, text=True, cwd=tmp_path, timeout=900,
-                            env={**os.environ, "PYTHON": sys.executable, "TRAIN_FILES": "my data/train.parquet",
-                                 "VAL_FILES": "my data/test.parquet", "MODEL_PATH": str(tmp_path / "my data"),
-                                 "GPUS_PER_NODE": "8", "NNODES": "2"})
+                            env={**WITH_FADTQ_ON_PATH, "FADTQ_TRAIN_FILES": "my data/train.parquet",
+                                 "FADTQ_VAL_FILES": "my data/test.parquet", "FADTQ_MODEL_PATH": str(tmp_path / "my data"),
+                                 "FADTQ_GPUS_PER_NODE": "8", "FADTQ_NNODES": "2"})
     assert result.returncode == 0, result.stderr[-1500:]
     resolved = OmegaConf.create(result.stdout)  # stdout is the resolved config alone
     assert resolved.data.train_files == str(tmp_path / "my data" / "train.parquet")

@@ -16,16 +16,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from fadtq.config_checks import as_list, config_value, looks_local
+from fadtq.config_checks import ConfigError, as_list, check_judge_configured, config_value, looks_local
 from fadtq.verl_ext.reward import JUDGE_URL_ENV
 
 NAME = "doctor"
 HELP = "preflight this node against a training config: GPUs, memory, driver, packages, model, data, disk, judge"
 DESCRIPTION = """\
-Composes the training config exactly as `python -m fadtq.train` does (same experiment, same
-overrides) and checks, on the node you run it on, what would otherwise fail minutes or hours into
-a run. One line per check, `✓ name: detail` or `✗ name: what is wrong — the fix`; the exit status
-is 0 only if every check passes (1 if any fails, 2 for a config that does not compose).
+Composes the training config exactly as `fadtq train` does (same experiment, same overrides;
+`fadtq train --doctor …` runs this) and checks, on the node you run it on, what would otherwise
+fail minutes or hours into a run. One line per check, `✓ name: detail` or `✗ name: what is wrong
+— the fix`; the exit status is 0 only if every check passes (1 if any fails, 2 for a config that
+does not compose).
 
   config          fadtq's own config rules (verl's validate_config runs when training starts)
   gpus            CUDA devices visible here vs trainer.n_gpus_per_node (+ the verl-hosted judge's pool)
@@ -49,6 +50,7 @@ examples:
   fadtq doctor                                           # the paper's main run
   fadtq doctor +experiment=external_judge trainer.nnodes=2
   bash recipes/train_fadtq_qwen2_5_vl_3b.sh --doctor     # the recipe's experiment and overrides
+  fadtq train +experiment=gpg --doctor                   # the same, as an option of the run itself
 """
 
 #: When no weights can be read: Qwen2.5-VL-3B-Instruct, vision tower included.
@@ -109,10 +111,10 @@ def _one_line(exc: BaseException) -> str:
 
 def check_config_rules(config) -> CheckResult:
     """fadtq's own rules (GPG on-policy, judge pool, GPU arithmetic, reward options); files are checked below."""
-    from fadtq.config_checks import ConfigError, check_all
+    from fadtq.config_checks import ConfigError, validate
 
     try:
-        check_all(config, data_files=False)
+        validate(config, files=False, verl=False)  # files: their own checks below; verl's run at launch
     except ConfigError as exc:
         return failed("config", str(exc))
     return passed("config", "fadtq's config rules hold (verl's validate_config runs when training starts)")
@@ -171,7 +173,7 @@ def check_gpu_count(config) -> CheckResult:
     if count < needed:
         return failed("gpus", f"{count} CUDA devices visible ({_visible_devices_note()}), this config needs {need_text}",
                       "run on a node with enough GPUs, widen CUDA_VISIBLE_DEVICES, or lower trainer.n_gpus_per_node "
-                      "(GPUS_PER_NODE / JUDGE_GPUS in recipes/)")
+                      "(FADTQ_GPUS_PER_NODE / FADTQ_JUDGE_GPUS)")
     return passed("gpus", f"{count} visible ({_visible_devices_note()}), needs {need_text}")
 
 
@@ -769,15 +771,15 @@ def check_judge(config) -> CheckResult:
     kwargs = config_value(config, "reward.custom_reward_function.reward_kwargs", {}) or {}
     if not kwargs.get("thinking_quality", True):
         return passed("judge", "not used (reward_kwargs.thinking_quality=false)")
+    try:
+        check_judge_configured(config)
+    except ConfigError as exc:
+        return failed("judge", str(exc))
     url = external_judge_url(config)
-    if url is None:
-        if config_value(config, "reward.reward_model.enable", False):
-            ignored = f"; the exported {JUDGE_URL_ENV} is ignored" if os.environ.get(JUDGE_URL_ENV) else ""
-            return passed("judge", f"served by verl on its own pool ({config_value(config, 'reward.reward_model.model_path')}); "
-                                   f"it starts with training{ignored}")
-        return failed("judge", "the thinking-quality reward is on but no judge is configured",
-                      f"set {JUDGE_URL_ENV} or reward.custom_reward_function.reward_kwargs.judge_url, or enable "
-                      "reward.reward_model")
+    if url is None:  # configured, not external: verl hosts it
+        ignored = f"; the exported {JUDGE_URL_ENV} is ignored" if os.environ.get(JUDGE_URL_ENV) else ""
+        return passed("judge", f"served by verl on its own pool ({config_value(config, 'reward.reward_model.model_path')}); "
+                               f"it starts with training{ignored}")
     out, err = io.StringIO(), io.StringIO()
     args = argparse.Namespace(url=url, model=kwargs.get("judge_model"),
                               timeout=float(kwargs.get("judge_timeout_s") or 60))
@@ -855,7 +857,7 @@ def run_checks(config) -> list[CheckResult]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="OVERRIDE",
-                        help="Hydra overrides, exactly as for `python -m fadtq.train` "
+                        help="Hydra overrides, exactly as for `fadtq train` "
                              "(+experiment=NAME, key=value, +key=value)")
 
 
@@ -863,7 +865,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.text import Text
 
-    from fadtq.train import TrainConfigError, compose_config
+    from fadtq.train import DEFAULT_CONFIG, TrainConfigError, compose_config
 
     unknown = [o for o in args.overrides if o.startswith("-")]
     if unknown:
@@ -871,7 +873,7 @@ def run(args: argparse.Namespace) -> int:
               "+key=value", file=sys.stderr)
         return 2
     try:
-        config = compose_config(list(args.overrides))
+        config = compose_config(list(args.overrides), getattr(args, "config_name", DEFAULT_CONFIG))
     except (TrainConfigError, ValueError) as exc:
         print(f"fadtq doctor: error: {exc}", file=sys.stderr)
         return 2

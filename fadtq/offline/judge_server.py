@@ -162,23 +162,30 @@ class JudgeServerProcess:
         self.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m fadtq.offline.judge_server",
-        description="Serve a small GGUF judge model on CPU with an OpenAI-compatible API (llama.cpp server).",
-    )
-    parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=8901, help="port (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for decoding (default: %(default)s)")
-    parser.add_argument("--parallel", type=int, default=4, help="concurrent request slots (default: %(default)s)")
-    parser.add_argument("--model", type=Path, default=None, help="GGUF file (default: assembled from the PyPI package)")
-    args = parser.parse_args(argv)
+#: The CPU server's defaults, for ``fadtq serve-judge --cpu`` and this module's ``main``.
+DEFAULT_PORT, DEFAULT_THREADS, DEFAULT_PARALLEL = 8901, 2, 4
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve ``args`` (host, port, threads, parallel, model) in the foreground until SIGTERM/SIGINT."""
     try:
         serve(args.host, args.port, model_path=args.model, threads=args.threads, parallel=args.parallel)
     except RuntimeError as exc:
-        print(f"judge_server: error: {exc}", file=sys.stderr)
+        print(f"fadtq serve-judge: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The entry of :class:`JudgeServerProcess`'s child; on the command line, ``fadtq serve-judge --cpu``."""
+    parser = argparse.ArgumentParser(prog="python -m fadtq.offline.judge_server",
+                                     description="The CPU judge server in the foreground (`fadtq serve-judge --cpu`).")
+    parser.add_argument("--host", default=DEFAULT_HOST)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
+    parser.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL)
+    parser.add_argument("--model", type=Path, default=None)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -31,14 +31,13 @@ from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from verl.workers.utils.padding import response_to_nested
 
-from fadtq.config_checks import FADTQ_TRAINER_MODE, judge_failure_guard, skips_old_log_prob
+from fadtq.config_checks import FADTQ_TRAINER_MODE, METRICS_FILE_ENV, judge_failure_guard, skips_old_log_prob
 from fadtq.judge.health import JudgeUnhealthy
 from fadtq.rewards import balanced_class_weights, focal_bonus
 from fadtq.verl_ext import estimators
 
 #: The mode name verl's trainer compares against; ours must take every one of its branches.
 VERL_SYNC_MODE = "sync"
-METRICS_FILE_ENV = "VERL_FILE_LOGGER_PATH"
 
 logger = logging.getLogger(__name__)
 
