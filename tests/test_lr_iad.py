@@ -23,7 +23,7 @@ LR_IAD = {"lr_iad_mvtec_ad": ("mvtec-ad", "data/mvtec_ad_natural"), "lr_iad_visa
 
 @pytest.mark.parametrize("experiment", sorted(LR_IAD))
 def test_experiment_is_lr_iad_grpo_with_focal_reward_and_no_judge(experiment, monkeypatch, tmp_path):
-    from fadtq.train import check_config
+    from fadtq.config_checks import validate
 
     monkeypatch.delenv("FADTQ_TRAIN_FILES", raising=False)
     monkeypatch.delenv("FADTQ_VAL_FILES", raising=False)
@@ -43,8 +43,8 @@ def test_experiment_is_lr_iad_grpo_with_focal_reward_and_no_judge(experiment, mo
 
     for name in ("train.parquet", "test.parquet"):
         (tmp_path / name).write_bytes(b"placeholder: only existence is checked before training")
-    check_config(compose_config([f"+experiment={experiment}", f"data.train_files={tmp_path / 'train.parquet'}",
-                                 f"data.val_files={tmp_path / 'test.parquet'}"]))  # ours + verl's validate_config
+    validate(compose_config([f"+experiment={experiment}", f"data.train_files={tmp_path / 'train.parquet'}",
+                             f"data.val_files={tmp_path / 'test.parquet'}"]))  # ours + verl's validate_config
 
 
 @pytest.mark.parametrize("experiment", sorted(LR_IAD))
@@ -53,23 +53,22 @@ def test_recipe_builds_and_trains_on_the_natural_split(experiment, tmp_path):
     dataset, folder = LR_IAD[experiment]
     script = REPO / "recipes" / f"{experiment}.sh"
     text = script.read_text()
-    assert re.findall(r"^run_experiment (\w+)", text, flags=re.M) == [experiment]
+    assert re.findall(r"^exec fadtq train \+experiment=(\w+) \"\$@\"$", text, flags=re.M) == [experiment]
     build = re.search(r"^# Data .*: (fadtq build-data .*)$", text, flags=re.M).group(1)
     assert build.startswith(f"fadtq build-data {dataset} ") and f"--out {folder} " in build
     assert build.endswith("--balance natural")
     assert os.access(script, os.X_OK)
 
-    fake_python = tmp_path / "python"  # records the command line instead of training
-    fake_python.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@"\n')
-    fake_python.chmod(0o755)
-    environment = {k: v for k, v in os.environ.items() if k not in ("TRAIN_FILES", "VAL_FILES")}
+    fake_fadtq = tmp_path / "fadtq"  # first on PATH: records the command line instead of training
+    fake_fadtq.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@"\n')
+    fake_fadtq.chmod(0o755)
+    environment = {k: v for k, v in os.environ.items() if k not in ("FADTQ_TRAIN_FILES", "FADTQ_VAL_FILES")}
     result = subprocess.run(["bash", str(script), "--dry-run"], capture_output=True, text=True, timeout=60,
-                            env={**environment, "PYTHON": str(fake_python)})
+                            env={**environment, "PATH": f"{tmp_path}{os.pathsep}{environment['PATH']}"})
     assert result.returncode == 0, result.stderr
     arguments = result.stdout.splitlines()
     assert f"+experiment={experiment}" in arguments and arguments[-1] == "--dry-run"
-    assert f"data.train_files='{REPO / folder / 'train.parquet'}'" in arguments
-    assert f"data.val_files='{REPO / folder / 'test.parquet'}'" in arguments
+    assert arguments == ["train", f"+experiment={experiment}", "--dry-run"]  # its data folder: the experiment's default
 
 
 @pytest.mark.parametrize("dataset", ["mvtec-ad", "visa"])

@@ -9,8 +9,16 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from fadtq.train import (TrainConfigError, absolutise_local_paths, compose_config, config_dir, describe_judge,
-                         forward_environment, main, metrics_file)
+from fadtq.train import (
+    TrainConfigError,
+    absolutise_local_paths,
+    compose_config,
+    config_dir,
+    describe_judge,
+    forward_environment,
+    main,
+    metrics_file,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))

@@ -614,7 +614,7 @@ def _label_counts(paths: list[str]) -> tuple[dict, dict]:
     splits: dict = {}
     for path in paths:
         table = pq.read_table(Path(path).expanduser(), columns=["data_source", "reward_model", "extra_info"])
-        for source, reward, extra in zip(*(table.column(c).to_pylist() for c in table.column_names)):
+        for source, reward, extra in zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True):
             if source != DATA_SOURCE:
                 continue
             extra, reward = extra or {}, reward or {}

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     results = asyncio.run(check())
     wall = time.perf_counter() - start
     failures = []
-    for (name, _, _), result in zip(SAMPLES, results):
+    for (name, _, _), result in zip(SAMPLES, results, strict=True):
         if result.ok:
             print(f"  {name:<18} conciseness {result.conciseness:.0f}/3  relevance {result.relevance:.0f}/3  "
                   f"{result.latency_s:6.2f} s")
