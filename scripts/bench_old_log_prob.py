@@ -21,12 +21,13 @@ The saving on the paper's 3B run is worked out on paper in recipes/README.md.
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from _bench import Bench, bench_parser
+
+from fadtq.backends.cpu.bounded_run import private_ray_cluster, run_in_own_session
 
 RUNS = {
     "gpg, skipped": ["+experiment=gpg", "fadtq.skip_old_log_prob=true"],
@@ -51,27 +52,18 @@ def train(bench: Bench, name: str, overrides: list[str], model: str, files: dict
           work: Path) -> dict[str, list[float]]:
     """verl's timings of steps 2.. by key (``step``, ``old_log_prob``); RuntimeError if the run failed."""
     run_dir = work / name.replace(", ", "_").replace(" ", "_")
-    ray_tmp = tempfile.mkdtemp(prefix="fadtq-ray-")
     env = {**os.environ, "FADTQ_RUN_DIR": str(run_dir), "VERL_FILE_LOGGER_PATH": str(run_dir / "metrics.jsonl"),
            "PYTHONUNBUFFERED": "1"}
-    env.pop("RAY_ADDRESS", None)
     cmd = [sys.executable, "-m", "fadtq.train", "+backend=cpu", *overrides, f"data.train_files={files['train']}",
            f"data.val_files={files['test']}", f"actor_rollout_ref.model.path={model}",
            f"trainer.total_training_steps={steps}", "trainer.save_freq=-1", "trainer.test_freq=-1",
-           "trainer.val_before_train=false", "ray_kwargs.ray_init.address=local",
-           f"+ray_kwargs.ray_init._temp_dir={ray_tmp}"]
+           "trainer.val_before_train=false"]
     run_dir.mkdir(parents=True, exist_ok=True)
     bench.say(f"[{name}] training {steps} steps …")
-    try:
-        with open(run_dir / "train.log", "wb") as log:
-            result = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=1800,
-                                    start_new_session=True)
-    except subprocess.TimeoutExpired:
-        result = None
-    finally:
-        shutil.rmtree(ray_tmp, ignore_errors=True)
-    if result is None or result.returncode != 0:
-        raise RuntimeError(f"training {'timed out' if result is None else 'failed'} — see {run_dir / 'train.log'}")
+    with private_ray_cluster(env) as ray:
+        run = run_in_own_session(cmd + ray.overrides, env=ray.env, log_path=run_dir / "train.log", timeout_s=1800)
+    if run.timed_out or run.returncode != 0:
+        raise RuntimeError(f"training {'timed out' if run.timed_out else 'failed'} — see {run_dir / 'train.log'}")
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     measured = [row["data"] for row in rows if row["step"] >= 2 and "timing_s/step" in row["data"]]
     if not measured:

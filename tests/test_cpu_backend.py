@@ -273,3 +273,23 @@ def test_backend_module_registers_idempotently():
 
     wrapped = engine_workers.initialize_global_process_group_ray.__wrapped__
     assert not getattr(wrapped, "_fadtq_gloo", False)
+
+
+@pytest.mark.parametrize("override,fragment", [
+    ("actor_rollout_ref.model.use_remove_padding=true", "use_remove_padding"),
+    ("actor_rollout_ref.model.override_config.attn_implementation=flash_attention_2", "flash-attention"),
+    ("actor_rollout_ref.actor.strategy=fsdp", "FSDP1"),
+    ("actor_rollout_ref.rollout.name=vllm", "vLLM"),
+    ("actor_rollout_ref.actor.fsdp_config.param_offload=true", "pins memory"),
+    ("actor_rollout_ref.actor.use_kl_loss=true", "reference model"),
+])
+def test_launcher_refuses_what_cpu_cannot_run_in_one_line(override, fragment, tmp_path):
+    """The same refusals through the launcher's ``--dry-run``: one line on stderr, exit 2."""
+    for name in ("train.parquet", "test.parquet"):
+        (tmp_path / name).write_bytes(b"x")
+    result = subprocess.run([sys.executable, "-m", "fadtq.train", "+backend=cpu", "--dry-run", override,
+                             f"data.train_files={tmp_path / 'train.parquet'}", f"data.val_files={tmp_path / 'test.parquet'}"],
+                            capture_output=True, text=True, timeout=300)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("fadtq.train: error:")]
+    assert result.returncode == 2 and len(errors) == 1
+    assert "CPU backend does not support" in errors[0] and fragment in errors[0]

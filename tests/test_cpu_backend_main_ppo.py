@@ -6,13 +6,11 @@ step-2 rollout must run on the updated weights."""
 import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 
 import pytest
 
-from fadtq.backends.cpu.bounded_run import run_in_own_session
+from fadtq.backends.cpu.bounded_run import private_ray_cluster, run_in_own_session
 from fadtq.backends.cpu.settings import CPU_ENV
 
 pytestmark = pytest.mark.slow
@@ -62,15 +60,12 @@ def main_ppo_run(tmp_path_factory, tiny_model_dir, small_pair3c):
     data = small_pair3c
     reward = tmp / "varied_reward.py"
     reward.write_text(VARIED_REWARD)
-    ray_tmp = tempfile.mkdtemp(prefix="fadtq-ray-")
     env = {**os.environ, **CPU_ENV, "VERL_FILE_LOGGER_PATH": str(tmp / "metrics.jsonl"), "PYTHONUNBUFFERED": "1"}
-    env.pop("RAY_ADDRESS", None)
-    cmd = [sys.executable, "-m", "verl.trainer.main_ppo",
-           *main_ppo_overrides(tiny_model_dir, data.files["train"], data.files["test"], str(reward), str(tmp), ray_tmp)]
-    try:
-        run = run_in_own_session(cmd, env=env, log_path=tmp / "train.log", timeout_s=RUN_TIMEOUT_S, cwd=tmp)
-    finally:
-        shutil.rmtree(ray_tmp, ignore_errors=True)
+    with private_ray_cluster(env) as ray:
+        cmd = [sys.executable, "-m", "verl.trainer.main_ppo",
+               *main_ppo_overrides(tiny_model_dir, data.files["train"], data.files["test"], str(reward), str(tmp),
+                                   ray.temp_dir)]
+        run = run_in_own_session(cmd, env=ray.env, log_path=tmp / "train.log", timeout_s=RUN_TIMEOUT_S, cwd=tmp)
     print(f"\nCPU e2e (verl main_ppo, 2 steps): {run.wall_s:.0f} s wall, "
           f"peak summed RSS {run.peak_rss_bytes / 2**30:.1f} GiB")
     log = (tmp / "train.log").read_text(errors="replace")

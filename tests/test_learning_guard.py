@@ -16,14 +16,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
-from fadtq.backends.cpu.bounded_run import run_in_own_session
+from fadtq.backends.cpu.bounded_run import private_ray_cluster, run_in_own_session
 from fadtq.data.prompt import PAIR3C_OPTIONS
 
 pytestmark = pytest.mark.slow
@@ -65,10 +64,8 @@ names_letter = load_reward_module().names_letter
 def train(tmp: Path, data, model_dir: str, letter: str, sign: int, *extra: str, lr: float = LR) -> dict:
     """``python -m fadtq.train +backend=cpu`` with the letter reward, in its own session, on a private Ray
     cluster with its own (short: socket paths are length-limited) temp dir."""
-    ray_tmp = tempfile.mkdtemp(prefix="fadtq-ray-")
     env = {**os.environ, "FADTQ_RUN_DIR": str(tmp / "run"), "VERL_FILE_LOGGER_PATH": str(tmp / "metrics.jsonl"),
            "PYTHONUNBUFFERED": "1"}
-    env.pop("RAY_ADDRESS", None)
     cmd = [sys.executable, "-m", "fadtq.train", "+backend=cpu", "+experiment=gpg",  # gpg: no judge term
            f"data.train_files={data.files['train']}", f"data.val_files={data.files['test']}",
            f"actor_rollout_ref.model.path={model_dir}",
@@ -78,13 +75,10 @@ def train(tmp: Path, data, model_dir: str, letter: str, sign: int, *extra: str, 
            f"data.train_batch_size={PROMPTS}", f"actor_rollout_ref.actor.ppo_mini_batch_size={PROMPTS}",
            f"actor_rollout_ref.rollout.n={ROLLOUTS}", f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={PROMPTS * ROLLOUTS}",
            f"actor_rollout_ref.actor.optim.lr={lr}", f"trainer.total_training_steps={STEPS}", "trainer.total_epochs=100",
-           "trainer.val_before_train=false", "trainer.test_freq=-1",
-           "ray_kwargs.ray_init.address=local", f"+ray_kwargs.ray_init._temp_dir={ray_tmp}", *extra]
+           "trainer.val_before_train=false", "trainer.test_freq=-1", *extra]
     log = tmp / "train.log"
-    try:
-        run = run_in_own_session(cmd, env=env, log_path=log, timeout_s=RUN_TIMEOUT_S, cwd=tmp)
-    finally:
-        shutil.rmtree(ray_tmp, ignore_errors=True)
+    with private_ray_cluster(env) as ray:
+        run = run_in_own_session(cmd + ray.overrides, env=ray.env, log_path=log, timeout_s=RUN_TIMEOUT_S, cwd=tmp)
     text = log.read_text(errors="replace")
     assert not run.timed_out, f"no exit within {RUN_TIMEOUT_S} s: " + text[-3000:]
     assert run.returncode == 0, text[-4000:]

@@ -7,8 +7,11 @@ so their memory is summed while it runs and whatever outlives it is reported and
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,3 +63,26 @@ def run_in_own_session(cmd: list[str], *, env: dict[str, str], log_path: Path, t
         leftovers = proc.stop(grace_s=0.0 if proc.poll() is None else exit_grace_s, poll_s=poll_s)
     return BoundedRun(returncode=proc.returncode, wall_s=wall, peak_rss_bytes=peak, timed_out=timed_out,
                       leftovers=leftovers)
+
+
+@dataclass(frozen=True)
+class PrivateRayCluster:
+    env: dict[str, str]  # the caller's environment without RAY_ADDRESS
+    temp_dir: str
+
+    @property
+    def overrides(self) -> list[str]:
+        """The launcher's Hydra overrides that start this cluster."""
+        return ["ray_kwargs.ray_init.address=local", f"+ray_kwargs.ray_init._temp_dir={self.temp_dir}"]
+
+
+@contextmanager
+def private_ray_cluster(env: Mapping[str, str]) -> Iterator[PrivateRayCluster]:
+    """A run's own Ray cluster, so it never attaches to (or cleans up) another one: no inherited
+    ``RAY_ADDRESS``, ``address=local``, and a fresh temp dir with a short path (Ray's socket paths are
+    length-limited), removed afterwards."""
+    temp_dir = tempfile.mkdtemp(prefix="fadtq-ray-")
+    try:
+        yield PrivateRayCluster({k: v for k, v in env.items() if k != "RAY_ADDRESS"}, temp_dir)
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)
