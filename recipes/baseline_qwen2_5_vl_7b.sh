@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
 # Paper Table 2, zero-shot row: Qwen/Qwen2.5-VL-7B-Instruct on the Pair3C test set (vLLM, greedy).
-# Usage: bash recipes/baseline_qwen2_5_vl_7b.sh [fadtq eval options]   (env: MODEL_PATH, TEST_FILES, OUT_DIR, TP; see _baseline.sh)
+# Usage: bash recipes/baseline_qwen2_5_vl_7b.sh [fadtq eval options]   (environment: see _baseline.sh)
 source "$(dirname "${BASH_SOURCE[0]}")/_baseline.sh"
 run_baseline qwen2_5_vl_7b Qwen/Qwen2.5-VL-7B-Instruct 1  "$@"

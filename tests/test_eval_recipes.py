@@ -30,7 +30,7 @@ def test_baseline_recipe_is_valid_and_fails_clearly_without_data(script, tmp_pat
     text = path.read_text()
     assert TABLE2_MODELS[script] in text and "run_baseline" in text and os.access(path, os.X_OK)
     assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
-    env = {**os.environ, "TEST_FILES": str(tmp_path / "absent.parquet"), "OUT_DIR": str(tmp_path / "out")}
+    env = {**os.environ, "FADTQ_VAL_FILES": str(tmp_path / "absent.parquet"), "FADTQ_BASELINE_OUT": str(tmp_path / "out")}
     result = subprocess.run(["bash", str(path)], capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "absent.parquet" in result.stderr and not (tmp_path / "out").exists()
