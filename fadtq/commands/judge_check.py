@@ -24,7 +24,7 @@ if the server needs one, is read from FADTQ_JUDGE_API_KEY.
 
 examples:
   fadtq judge-check --url http://judge-node:8901 --model Qwen/Qwen3-8B
-  fadtq judge-check --url 127.0.0.1:8901          # the CPU judge: python -m fadtq.offline.judge_server
+  fadtq judge-check --url 127.0.0.1:8901          # the CPU judge: fadtq serve-judge --cpu
 """
 
 QUESTION = question_text("breakfast_box", PAIR3C_OPTIONS)  # what the policy is asked, as the reward sends it

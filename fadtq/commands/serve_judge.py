@@ -72,8 +72,13 @@ def serve_cpu(args: argparse.Namespace) -> int:
     host = args.host or judge_server.DEFAULT_HOST
     print(f"fadtq serve-judge: loading the CPU judge; training reaches it with "
           f"FADTQ_JUDGE_URL=http://{host}:{args.port}", flush=True)
-    return judge_server.run(argparse.Namespace(host=host, port=args.port, threads=args.threads,
-                                               parallel=args.parallel, model=Path(args.model) if args.model else None))
+    try:
+        judge_server.serve(host, args.port, model_path=Path(args.model) if args.model else None, threads=args.threads,
+                           parallel=args.parallel)
+    except RuntimeError as exc:
+        print(f"fadtq serve-judge: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def serve_vllm(args: argparse.Namespace) -> int:

