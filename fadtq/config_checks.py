@@ -16,6 +16,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from fadtq.rewards import check_unit_interval
+
 #: verl trainer modes that train on rollouts of an older policy (partial rollouts, prefetch).
 ASYNC_TRAINER_MODES = ("colocate_async", "separate_async")
 #: Our trainer mode (fadtq.verl_ext.fadtq_trainer): verl's sync path plus what FAD-TQ adds each step.
@@ -182,10 +184,13 @@ def check_judge_pool(cfg: DictConfig) -> None:
 def check_reward_kwargs(cfg: DictConfig, environ: Mapping[str, str] | None = None) -> None:
     """The reward's own options: η in [0, 1], one judge location, and a judge when the thinking-quality term is on."""
     kwargs = config_value(cfg, "reward.custom_reward_function.reward_kwargs", {}) or {}
-    eta = kwargs.get("eta", 0.5)
-    if eta is not None and not 0.0 <= float(eta) <= 1.0:
-        raise ConfigError(f"reward.custom_reward_function.reward_kwargs.eta={eta}: η weighs conciseness against "
-                          "relevance and must lie in [0, 1] (0.5 in the paper)")
+    for name, why in (("eta", "η weighs conciseness against relevance; 0.5 in the paper"),
+                      ("judge_fallback_tq", "the r_tq a rollout gets when the judge fails")):
+        if kwargs.get(name) is not None:
+            try:
+                check_unit_interval(f"reward.custom_reward_function.reward_kwargs.{name}", kwargs[name])
+            except ValueError as exc:
+                raise ConfigError(f"{exc} ({why})") from None
     if config_value(cfg, "reward.reward_model.enable", False) and kwargs.get("judge_url"):
         raise ConfigError(f"reward.custom_reward_function.reward_kwargs.judge_url={kwargs['judge_url']} while verl hosts "
                           "the judge (reward.reward_model.enable=true): pick one — drop judge_url, or use "
