@@ -47,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         # argparse stops a positional list at the first option: `+experiment=x --dry-run y=1` leaves y=1 over.
         args.overrides = [*args.overrides, *extra]
+    unknown = [o for o in getattr(args, "overrides", None) or [] if o.startswith("-")]
+    if unknown:
+        print(f"fadtq {args.command}: error: unknown option(s) {unknown} — Hydra overrides look like key=value or "
+              "+key=value", file=sys.stderr)
+        return 2
     if args.command is None:
         parser.print_help()
         return 0

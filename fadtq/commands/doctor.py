@@ -867,11 +867,6 @@ def run(args: argparse.Namespace) -> int:
 
     from fadtq.train import DEFAULT_CONFIG, TrainConfigError, compose_config
 
-    unknown = [o for o in args.overrides if o.startswith("-")]
-    if unknown:
-        print(f"fadtq doctor: error: unknown option(s) {unknown} — Hydra overrides look like key=value or "
-              "+key=value", file=sys.stderr)
-        return 2
     try:
         config = compose_config(list(args.overrides), getattr(args, "config_name", DEFAULT_CONFIG))
     except (TrainConfigError, ValueError) as exc:

@@ -55,11 +55,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    unknown = [o for o in args.overrides if o.startswith("-")]
-    if unknown:
-        print(f"{LOG_PREFIX}: error: unknown option(s) {unknown}; Hydra overrides look like key=value or "
-              "+key=value", file=sys.stderr)
-        return 2
     if args.doctor:
         from fadtq.commands import doctor
 
