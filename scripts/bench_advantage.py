@@ -21,6 +21,8 @@ thread (~10 ms each): that inflates all rows by more than the estimators differ.
     python scripts/bench_advantage.py --threads 1     # one core
 """
 
+import ctypes
+import ctypes.util
 import sys
 
 import numpy as np
@@ -41,6 +43,21 @@ def make_batch(groups: int, group_size: int, length: int, seed: int = 0):
     return rewards[order], mask[order], uids[order]
 
 
+def keep_freed_memory() -> bool:
+    """Ask glibc to keep freed blocks instead of returning them to the OS (``mallopt`` thresholds).
+
+    Each estimator returns a fresh (bs × resp_len) tensor, 16 MB here. With glibc's defaults some
+    frees give those pages back and the next call page-faults all of them again, adding up to ~6 ms
+    to some calls of whichever estimator happens to trigger it, so medians flip between runs. A GPU
+    run allocates through CUDA's caching allocator and never sees this.
+    """
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name or not hasattr(ctypes.CDLL(libc_name), "mallopt"):
+        return False
+    libc, m_trim_threshold, m_mmap_threshold = ctypes.CDLL(libc_name), -1, -3
+    return bool(libc.mallopt(m_mmap_threshold, 1 << 30) and libc.mallopt(m_trim_threshold, 1 << 30))
+
+
 def main() -> int:
     parser = bench_parser(__doc__)
     parser.add_argument("--groups", type=int, default=512)
@@ -52,6 +69,7 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     bench = Bench("advantage", args)
+    bench.say(f"glibc keeps freed memory (no page faults between calls): {keep_freed_memory()}")
 
     from verl.trainer.ppo.core_algos import (
         compute_gpg_outcome_advantage,
