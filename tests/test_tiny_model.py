@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -71,3 +72,61 @@ def test_cli_refuses_non_empty_dir_without_force(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "--force" in lines[0] and str(tmp_path) in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]  # nothing written
+
+
+def answer_letter_logits(model, processor, rows) -> np.ndarray:
+    """Per row, the logits of the three answer tokens right after ``<think>…</think><answer``: the BPE
+    writes ``>A`` / ``>B`` / ``>C`` as single tokens, so that is where the policy picks its letter."""
+    from fadtq.eval.runner import chat_with_images
+
+    letters = processor.tokenizer.convert_tokens_to_ids([">A", ">B", ">C"])
+    assert len(set(letters)) == 3 and processor.tokenizer.unk_token_id not in letters
+    out = []
+    for _, row in rows.iterrows():
+        messages, images = chat_with_images(row)
+        text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        inputs = processor(text=[text + "<think>the images</think><answer"], images=images, return_tensors="pt")
+        with torch.no_grad():
+            out.append(model(**inputs).logits[0, -1, letters].numpy())
+    return np.array(out)
+
+
+def image_sensitivity(init_std: float, seed: int, processor, rows) -> float:
+    """How much the answer depends on the images at initialisation: the std across image pairs of
+    the letter logits (centred per pair), averaged over the three letters."""
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from fadtq.offline.tiny_qwen2_5_vl import build_config
+
+    torch.manual_seed(seed)
+    model = Qwen2_5_VLForConditionalGeneration(build_config(processor.tokenizer, init_std)).eval()
+    logits = answer_letter_logits(model, processor, rows)
+    return float((logits - logits.mean(axis=1, keepdims=True)).std(axis=0).mean())
+
+
+def test_init_std_makes_the_answer_depend_on_the_images(tiny_model_dir, small_pair3c):
+    """At transformers' default std the letter barely moves with the images (RL then sees no reward
+    difference the images explain); a larger std raises that sensitivity several-fold, every seed."""
+    import pandas as pd
+    from transformers import AutoProcessor
+
+    from fadtq.offline.tiny_qwen2_5_vl import DEFAULT_INIT_STD
+
+    processor = AutoProcessor.from_pretrained(tiny_model_dir)
+    rows = pd.read_parquet(small_pair3c.files["test"]).head(16)
+    for seed in (0, 1):
+        default, wider = (image_sensitivity(std, seed, processor, rows) for std in (DEFAULT_INIT_STD, 0.05))
+        assert wider > 4 * default, (seed, default, wider)
+
+
+def test_make_tiny_model_writes_the_init_std_and_refuses_a_bad_one(tmp_path):
+    import json
+
+    from fadtq.cli import main as fadtq_main
+
+    assert fadtq_main(["make-tiny-model", str(tmp_path / "m"), "--init-std", "0.05"]) == 0
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["initializer_range"] == config["text_config"]["initializer_range"] == 0.05
+    assert config["vision_config"]["initializer_range"] == 0.05
+    assert fadtq_main(["make-tiny-model", str(tmp_path / "bad"), "--init-std", "0"]) == 2
+    assert not (tmp_path / "bad").exists()

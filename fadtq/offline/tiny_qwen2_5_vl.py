@@ -11,6 +11,9 @@ and verl code paths of Qwen2.5-VL; only the weights are random and the vocabular
 - Processor: ``Qwen2VLImageProcessor`` (patch 14, merge 2) + ``Qwen2VLVideoProcessor`` in a
   ``Qwen2_5_VLProcessor``; small ``max_pixels`` so CPU runs stay fast.
 - Model: ``Qwen2_5_VLConfig`` with 2 text layers (hidden 64) and 2 vision blocks, fp32, ~0.5 M parameters.
+  Weights are drawn with std ``init_std`` (transformers' ``initializer_range``, 0.02 by default).
+  At 0.02 the answer-letter logits barely depend on the images (their std across image pairs is
+  ~0.004), so RL sees no reward difference the images explain; 0.05 makes them ~10× more sensitive.
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ PRETOKENIZE_REGEX = (
 VOCAB_SIZE = 1024
 MIN_PIXELS = 4 * 28 * 28
 MAX_PIXELS = 16 * 28 * 28
+#: transformers' own default weight std (``initializer_range``).
+DEFAULT_INIT_STD = 0.02
 
 _WORDS = (
     "the reference image shows a normal product and the test image shows the same product "
@@ -134,12 +139,12 @@ def build_processor(tokenizer):
     )
 
 
-def build_config(tokenizer):
+def build_config(tokenizer, init_std: float = DEFAULT_INIT_STD):
     from transformers import Qwen2_5_VLConfig
 
     ids = {name: tokenizer.convert_tokens_to_ids(name) for name in SPECIAL_TOKENS}
     vocab_size = ((len(tokenizer) + 63) // 64) * 64  # padded, as real checkpoints are
-    return Qwen2_5_VLConfig(
+    config = Qwen2_5_VLConfig(
         text_config={
             "vocab_size": vocab_size,
             "hidden_size": 64,
@@ -172,13 +177,18 @@ def build_config(tokenizer):
         vision_end_token_id=ids["<|vision_end|>"],
         tie_word_embeddings=False,
     )
+    # Each sub-model initialises its weights from its own config's std.
+    for part in (config, config.text_config, config.vision_config):
+        part.initializer_range = init_std
+    return config
 
 
 class OutputDirNotEmpty(FileExistsError):
     """Raised when the output folder already holds files and ``force`` was not given."""
 
 
-def build_tiny_qwen2_5_vl(out_dir: str | Path, *, force: bool = False, seed: int = 0) -> Path:
+def build_tiny_qwen2_5_vl(out_dir: str | Path, *, force: bool = False, seed: int = 0,
+                          init_std: float = DEFAULT_INIT_STD) -> Path:
     """Write the tiny model folder (config, safetensors, tokenizer, processor, generation config).
 
     Builds into a temporary sibling folder and renames it at the end, so an interrupted build
@@ -198,7 +208,7 @@ def build_tiny_qwen2_5_vl(out_dir: str | Path, *, force: bool = False, seed: int
         torch.manual_seed(seed)
         tokenizer = build_tokenizer(seed)
         processor = build_processor(tokenizer)
-        config = build_config(tokenizer)
+        config = build_config(tokenizer, init_std)
         model = Qwen2_5_VLForConditionalGeneration(config).to(torch.float32)
         model.generation_config = GenerationConfig(
             bos_token_id=config.text_config.bos_token_id,
