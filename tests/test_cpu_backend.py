@@ -293,3 +293,29 @@ def test_launcher_refuses_what_cpu_cannot_run_in_one_line(override, fragment, tm
     errors = [line for line in result.stderr.splitlines() if line.startswith("fadtq.train: error:")]
     assert result.returncode == 2 and len(errors) == 1
     assert "CPU backend does not support" in errors[0] and fragment in errors[0]
+
+
+def test_concurrent_requests_share_one_generate_and_match_single_requests(server):
+    """verl's agent loop sends a step's rollouts at once: they are generated as one left-padded batch
+    (several image sizes, so several prompt lengths), and each equals the same request served alone,
+    tokens (greedy) and log-probs."""
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "image"},
+                                             {"type": "text", "text": "Which class? A, B or C."}]}]
+    text = server.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    requests = []
+    for width, colour in ((56, 40), (84, 120), (112, 200), (56, 250)):
+        images = [Image.new("RGB", (width, 56), (colour, 30, 30)), Image.new("RGB", (56, 56), (30, colour, 30))]
+        requests.append((server.processor(text=[text], images=images, return_tensors="pt")["input_ids"][0].tolist(), images))
+    assert len({len(ids) for ids, _ in requests}) > 1
+    alone = [_generate(server, ids, images, temperature=0) for ids, images in requests]
+
+    async def together():
+        return await asyncio.gather(*(server.generate(ids, {"logprobs": True, "temperature": 0}, request_id=str(i),
+                                                      image_data=images) for i, (ids, images) in enumerate(requests)))
+
+    server.batch_sizes.clear()
+    batched = asyncio.run(together())
+    assert max(server.batch_sizes) > 1 and sum(n * c for n, c in server.batch_sizes.items()) == len(requests)
+    for single, joint in zip(alone, batched, strict=True):
+        assert joint.token_ids == single.token_ids
+        assert torch.allclose(torch.tensor(joint.log_probs), torch.tensor(single.log_probs), atol=1e-4)

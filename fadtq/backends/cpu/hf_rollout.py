@@ -1,7 +1,8 @@
 """A transformers-``generate`` rollout for verl on CPU (``actor_rollout_ref.rollout.name=hf``).
 
 verl 0.9.1 serves rollouts only through vLLM / SGLang / TRT-LLM, so this plugs a transformers server into
-the same seams: :class:`HFReplica` (replica registry, ``hf``), :class:`HFServer` (its Ray actor) and
+the same seams: :class:`HFReplica` (replica registry, ``hf``), :class:`HFServer` (its Ray actor; it generates a
+step's concurrent rollouts as left-padded batches) and
 :class:`HFServerAdapter` (rollout registry, ``("hf", "async")``).
 """
 
@@ -11,6 +12,8 @@ import asyncio
 import logging
 import os
 import re
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import ray
@@ -23,6 +26,14 @@ logger = logging.getLogger(__name__)
 ROLLOUT_NAME = "hf"
 SERVER_PREFIX = "hf_"
 ADAPTER_PATH = f"{__name__}.HFServerAdapter"
+
+
+@dataclass
+class _Request:
+    prompt_ids: list[int]
+    image_data: Any
+    sampling: tuple  # HFServer._sampling: requests with equal settings share a generate call
+    result: asyncio.Future
 
 
 def vision_token_ids(processor, tokenizer) -> list[int]:
@@ -54,52 +65,102 @@ class HFServer:
         self.suppressed = vision_token_ids(self.processor, self.tokenizer)
         self.global_steps: Optional[int] = None
         self._lock = asyncio.Lock()
+        self._pending: list[_Request] = []
+        self.batch_sizes: Counter[int] = Counter()  # how many generate calls ran with each batch size
 
     # -- generation -------------------------------------------------------------------------------
     def _inputs(self, prompt_ids: list[int], image_data) -> dict:
-        input_ids = torch.tensor([prompt_ids], dtype=torch.long)
-        inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
-        if image_data:
-            vision = self.processor.image_processor(images=list(image_data), return_tensors="pt")
+        return self._batch_inputs([prompt_ids], [image_data])
+
+    def _batch_inputs(self, prompts: list[list[int]], images: list) -> dict:
+        """Left-padded ``input_ids`` / ``attention_mask`` and the prompts' images in prompt order (the
+        order the model matches image features to placeholder tokens)."""
+        width = max(len(ids) for ids in prompts)
+        input_ids = torch.full((len(prompts), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros_like(input_ids)
+        for row, ids in enumerate(prompts):
+            input_ids[row, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
+            attention_mask[row, width - len(ids):] = 1
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        flat = [image for request_images in images for image in (request_images or [])]
+        if flat:
+            vision = self.processor.image_processor(images=flat, return_tensors="pt")
             inputs["pixel_values"] = vision["pixel_values"]
             inputs["image_grid_thw"] = vision["image_grid_thw"]
-            image_token = self.processor.image_token_id
-            inputs["mm_token_type_ids"] = (input_ids == image_token).long()
+            inputs["mm_token_type_ids"] = (input_ids == self.processor.image_token_id).long()
         return inputs
 
-    def _generate_sync(self, prompt_ids: list[int], sampling_params: dict, image_data) -> TokenOutput:
+    def _sampling(self, prompt_length: int, sampling_params: dict) -> tuple:
+        """``(greedy, temperature, max_tokens, generate kwargs, logprobs)``: requests agreeing on it share a batch."""
         temperature = float(sampling_params.get("temperature", 1.0) or 0.0)
         greedy = temperature <= 0 or sampling_params.get("do_sample") is False
-        budget = self.config.prompt_length + self.config.response_length - len(prompt_ids)
+        budget = self.config.prompt_length + self.config.response_length - prompt_length
         max_tokens = int(sampling_params.get("max_tokens") or sampling_params.get("max_new_tokens")
                          or self.config.response_length)
         max_tokens = max(1, min(max_tokens, self.config.response_length, budget))
-        sampling = {"do_sample": False} if greedy else {
-            "do_sample": True, "temperature": temperature,
-            "top_p": float(sampling_params.get("top_p", 1.0)),
-            "top_k": int(sampling_params.get("top_k", -1)) if int(sampling_params.get("top_k", -1)) > 0 else 0}
+        top_k = int(sampling_params.get("top_k", -1))
+        sampling = (("do_sample", False),) if greedy else (
+            ("do_sample", True), ("temperature", temperature), ("top_p", float(sampling_params.get("top_p", 1.0))),
+            ("top_k", top_k if top_k > 0 else 0))
+        return greedy, temperature, max_tokens, sampling, bool(sampling_params.get("logprobs"))
+
+    def _generate_batch_sync(self, requests: list[_Request]) -> list[TokenOutput]:
+        """One ``generate`` call for requests with the same sampling settings (left-padded batch)."""
+        greedy, temperature, max_tokens, sampling, logprobs = requests[0].sampling
+        inputs = self._batch_inputs([r.prompt_ids for r in requests], [r.image_data for r in requests])
         with torch.no_grad():
             out = self.model.generate(
-                **self._inputs(prompt_ids, image_data), max_new_tokens=max_tokens, suppress_tokens=self.suppressed,
+                **inputs, max_new_tokens=max_tokens, suppress_tokens=self.suppressed,
                 pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id,
-                return_dict_in_generate=True, output_logits=True, **sampling)
-        tokens = out.sequences[0, len(prompt_ids):]
-        log_probs = None
-        if sampling_params.get("logprobs"):
+                return_dict_in_generate=True, output_logits=logprobs, **dict(sampling))
+        new_tokens = out.sequences[:, inputs["input_ids"].shape[1]:]
+        if logprobs:
             # Raw logits at the rollout temperature: what verl's trainer recomputes as old_log_prob.
-            logits = torch.stack(out.logits, dim=1)[0, : len(tokens)].float()
+            logits = torch.stack(out.logits, dim=1).float()
             if not greedy:
                 logits = logits / temperature
-            log_probs = torch.log_softmax(logits, dim=-1).gather(-1, tokens[:, None])[:, 0].tolist()
-        return TokenOutput(token_ids=tokens.tolist(), log_probs=log_probs, stop_reason="completed",
-                           extra_fields={"global_steps": self.global_steps})
+            all_log_probs = torch.log_softmax(logits, dim=-1).gather(-1, new_tokens[..., None])[..., 0]
+        outputs = []
+        for row, tokens in enumerate(new_tokens.tolist()):
+            # A finished row is padded after its EOS; keep up to and including the EOS.
+            if self.tokenizer.eos_token_id in tokens:
+                tokens = tokens[: tokens.index(self.tokenizer.eos_token_id) + 1]
+            outputs.append(TokenOutput(
+                token_ids=tokens, log_probs=all_log_probs[row, : len(tokens)].tolist() if logprobs else None,
+                stop_reason="completed", extra_fields={"global_steps": self.global_steps}))
+        return outputs
 
     async def generate(self, prompt_ids, sampling_params, request_id, image_data=None, video_data=None,
                        audio_data=None, mm_processor_kwargs=None, priority: int = 0, **_: Any) -> TokenOutput:
+        """Queue the request; whoever holds the lock next generates everything queued, one batch per
+        sampling setting. verl's agent loop sends a step's rollouts concurrently, so while one batch
+        runs the others gather: one ``generate`` over many rollouts instead of one each."""
         if video_data or audio_data:
             raise NotImplementedError("the hf CPU rollout serves text and images only")
-        async with self._lock:  # one generate at a time; weights may not change mid-generation
-            return await asyncio.to_thread(self._generate_sync, list(prompt_ids), dict(sampling_params), image_data)
+        prompt_ids = list(prompt_ids)
+        request = _Request(prompt_ids, image_data, self._sampling(len(prompt_ids), dict(sampling_params)),
+                           asyncio.get_running_loop().create_future())
+        self._pending.append(request)
+        async with self._lock:  # weights may not change mid-generation
+            while self._pending and not request.result.done():
+                queued, self._pending = self._pending, []
+                batches: dict[tuple, list[_Request]] = {}
+                for queued_request in queued:
+                    batches.setdefault(queued_request.sampling, []).append(queued_request)
+                for batch in batches.values():
+                    self.batch_sizes[len(batch)] += 1
+                    try:
+                        outputs = await asyncio.to_thread(self._generate_batch_sync, batch)
+                    except Exception as exc:  # every request of the batch fails with the cause
+                        outputs = [exc] * len(batch)
+                    for done, output in zip(batch, outputs, strict=True):
+                        if done.result.done():  # its caller was cancelled (verl aborts requests)
+                            continue
+                        if isinstance(output, Exception):
+                            done.result.set_exception(output)
+                        else:
+                            done.result.set_result(output)
+        return await request.result
 
     # -- weights ----------------------------------------------------------------------------------
     def _model_key(self, name: str, keys: set[str]) -> Optional[str]:
