@@ -52,9 +52,10 @@ def keep_freed_memory() -> bool:
     run allocates through CUDA's caching allocator and never sees this.
     """
     libc_name = ctypes.util.find_library("c")
-    if not libc_name or not hasattr(ctypes.CDLL(libc_name), "mallopt"):
+    libc = ctypes.CDLL(libc_name) if libc_name else None
+    if libc is None or not hasattr(libc, "mallopt"):
         return False
-    libc, m_trim_threshold, m_mmap_threshold = ctypes.CDLL(libc_name), -1, -3
+    m_trim_threshold, m_mmap_threshold = -1, -3
     return bool(libc.mallopt(m_mmap_threshold, 1 << 30) and libc.mallopt(m_trim_threshold, 1 << 30))
 
 

@@ -217,7 +217,7 @@ def test_rollout_log_probs_are_the_trainers(server):
     assert len(out.token_ids) == len(out.log_probs) == 12
     assert out.stop_reason == "completed"
     full = torch.tensor([prompt_ids + out.token_ids])
-    inputs = server._inputs(prompt_ids + out.token_ids, images)
+    inputs = server._batch_inputs([prompt_ids + out.token_ids], [images])
     with torch.no_grad():
         logits = server.model(**inputs).logits[0, len(prompt_ids) - 1:-1] / 0.7
     expected = torch.log_softmax(logits, -1).gather(-1, full[0, len(prompt_ids):, None])[:, 0]
@@ -260,7 +260,7 @@ def test_weight_update_reaches_generation_and_vision_tokens_are_never_sampled(se
     assert not set(greedy.token_ids + sampled.token_ids) & set(suppressed)
     assert greedy.extra_fields["global_steps"] == 3
     # and without the suppression the same weights do produce vision placeholders
-    inputs = server._inputs(prompt_ids, images)
+    inputs = server._batch_inputs([prompt_ids], [images])
     with torch.no_grad():
         raw = server.model.generate(**inputs, max_new_tokens=4, do_sample=False,
                                     pad_token_id=server.tokenizer.pad_token_id)

@@ -69,9 +69,6 @@ class HFServer:
         self.batch_sizes: Counter[int] = Counter()  # how many generate calls ran with each batch size
 
     # -- generation -------------------------------------------------------------------------------
-    def _inputs(self, prompt_ids: list[int], image_data) -> dict:
-        return self._batch_inputs([prompt_ids], [image_data])
-
     def _batch_inputs(self, prompts: list[list[int]], images: list) -> dict:
         """Left-padded ``input_ids`` / ``attention_mask`` and the prompts' images in prompt order (the
         order the model matches image features to placeholder tokens)."""
