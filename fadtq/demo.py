@@ -13,7 +13,7 @@ import shlex
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -54,18 +54,21 @@ class DemoState:
 
 
 def run_logged(cmd: list[str], log: Path, *, env: dict | None = None, timeout_s: float = 1800,
-               watch: str | None = None) -> None:
-    """Run ``cmd`` in its own session, output to ``log``; echo lines containing ``watch``; then stop what is
-    left of its session."""
+               watch: str | None = None, on_line: Callable[[str], None] | None = None) -> None:
+    """Run ``cmd`` in its own session, output to ``log``; echo lines containing ``watch`` or pass each line to
+    ``on_line``; then stop what is left of its session."""
     console.print(f"  [dim]$ {shlex.join(cmd)}[/dim]")
 
     def echo_watched(line: str) -> None:
         if watch in line:
             console.print(f"  {line.rstrip()[:160]}")
 
+    if on_line is None and watch:
+        on_line = echo_watched
+
     # Leaving the block stops everything the command started (Ray workers included).
     with SessionProcess(cmd, log, env={**os.environ, **(env or {})}) as proc:
-        returncode = proc.wait(timeout_s, on_line=echo_watched if watch else None)
+        returncode = proc.wait(timeout_s, on_line=on_line)
     if returncode is None:
         raise StageFailed(f"timed out after {timeout_s:.0f} s — see {log}")
     if returncode != 0:
@@ -146,8 +149,8 @@ def build_data(state: DemoState) -> None:
 
 
 def build_model(state: DemoState) -> None:
-    from fadtq.offline.format_warmup import warm_up_format
     from fadtq.offline.tiny_qwen2_5_vl import build_tiny_qwen2_5_vl
+    from fadtq.offline.warmup import warm_up_format
 
     model = state.options.out / "model"
     marker = model / "fadtq_warmup.json"
@@ -184,15 +187,19 @@ def start_judge(state: DemoState) -> None:
     state.judge_server, state.judge_url = server, server.url
 
 
-def train(state: DemoState) -> None:
-    out, steps = state.options.out, state.options.steps
-    console.print(f"  {steps} steps, {state.options.rollouts} rollouts per prompt")
-    run_dir = out / "train"
+def fresh_run_dir(run_dir: Path, judge_url: str) -> tuple[Path, dict[str, str]]:
+    """An empty ``run_dir`` and the environment that points a training run's outputs and judge at it."""
     if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)  # verl's file logger does not create its folder
-    env = {"FADTQ_RUN_DIR": str(run_dir), "VERL_FILE_LOGGER_PATH": str(run_dir / "metrics.jsonl"),
-           "FADTQ_JUDGE_URL": state.judge_url, "PYTHONUNBUFFERED": "1"}
+    return run_dir, {"FADTQ_RUN_DIR": str(run_dir), "VERL_FILE_LOGGER_PATH": str(run_dir / "metrics.jsonl"),
+                     "FADTQ_JUDGE_URL": judge_url, "PYTHONUNBUFFERED": "1"}
+
+
+def train(state: DemoState) -> None:
+    out, steps = state.options.out, state.options.steps
+    console.print(f"  {steps} steps, {state.options.rollouts} rollouts per prompt")
+    run_dir, env = fresh_run_dir(out / "train", state.judge_url)
     cmd = [sys.executable, "-m", "fadtq.train", "+backend=cpu",
            f"data.train_files={state.files['train']}", f"data.val_files={state.files['test']}",
            f"actor_rollout_ref.model.path={state.files['model']}", f"actor_rollout_ref.rollout.n={state.options.rollouts}",
@@ -249,23 +256,32 @@ STAGES = (
 )
 
 
-def run_demo(options: DemoOptions) -> int:
-    options.out = options.out.resolve()
-    options.out.mkdir(parents=True, exist_ok=True)
-    state = DemoState(options)
+def run_stages(state, stages: Sequence[tuple[str, Callable]]) -> bool:
+    """Run ``(title, function)`` stages in order on ``state``, each under a numbered rule; stop at the first
+    that fails. The judge server a stage started is stopped either way. On success lists ``state.files``."""
     try:
-        for number, stage in enumerate(STAGES, start=1):
-            console.rule(f"[bold]{number}/{len(STAGES)} {stage.title}")
-            stage.run(state)
+        for number, (title, run) in enumerate(stages, start=1):
+            console.rule(f"[bold]{number}/{len(stages)} {title}")
+            run(state)
     except StageFailed as exc:
         console.print(f"[red]demo stopped: {exc}[/red]")
-        return 1
+        return False
     finally:
         if state.judge_server is not None:
             state.judge_server.stop()
     console.rule("[bold]done")
+    width = max(map(len, state.files), default=0) + 1
     for name, path in state.files.items():
-        console.print(f"  {name:<14} {path}")
-    console.print(f"  logs           {options.out / 'logs'}")
+        console.print(f"  {name:<{width}} {path}")
+    console.print(f"  {'logs':<{width}} {state.options.out / 'logs'}")
+    return True
+
+
+def run_demo(options: DemoOptions) -> int:
+    options.out = options.out.resolve()
+    options.out.mkdir(parents=True, exist_ok=True)
+    state = DemoState(options)
+    if not run_stages(state, [(stage.title, stage.run) for stage in STAGES]):
+        return 1
     console.print(f"demo finished in {time.monotonic() - state.started:.0f} s; every process it started has stopped.")
     return 0

@@ -34,7 +34,7 @@ LAYER_PREFIXES: dict[str, tuple[str, ...]] = {
     CORE: ("fadtq.labels", "fadtq.rewards", "fadtq.advantage", "fadtq.data", "fadtq.eval.metrics"),
     ADAPTER: ("fadtq.judge", "fadtq.verl_ext", "fadtq.verl_plugin", "fadtq.backends", "fadtq.config_checks",
               "fadtq.eval.predictions", "fadtq.eval.runner", "fadtq.eval.report", "fadtq.offline", "fadtq.process_session"),
-    ENTRY: ("fadtq.cli", "fadtq.__main__", "fadtq.commands", "fadtq.train", "fadtq.demo"),
+    ENTRY: ("fadtq.cli", "fadtq.__main__", "fadtq.commands", "fadtq.train", "fadtq.demo", "fadtq.demo_learn"),
 }
 #: Package ``__init__``s that run before a core module under them loads, so they must be core themselves.
 CORE_PACKAGES = ("fadtq", "fadtq.eval")

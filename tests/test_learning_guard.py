@@ -126,7 +126,7 @@ def evaluate(model: str, data, out: Path) -> dict:
 def format_warmed_model(tmp_path_factory, small_pair3c, tiny_model_dir):
     """The tiny model after the format warm-up: about half its sampled answers are well formed, the
     letter near chance, so the letter reward varies within most groups from the first step."""
-    from fadtq.offline.format_warmup import warm_up_format
+    from fadtq.offline.warmup import warm_up_format
 
     model = tmp_path_factory.mktemp("warmed") / "model"
     shutil.copytree(tiny_model_dir, model)
