@@ -90,6 +90,7 @@ def unseen_pairs(frame: pd.DataFrame, seen: set[bytes]) -> pd.DataFrame:
 def build_data(state: LearnState) -> None:
     opts, out = state.options, state.options.out
     seen: set[bytes] = set()  # test images of the pairs already used for something
+    sizes: dict[str, int] = {}
     for name, seed in (("rl", opts.seed), ("warmup", opts.seed + WARMUP_SEED_OFFSET)):
         root, pairs = out / f"loco_{name}", out / f"pair3c_{name}"
         run_logged(fadtq_cmd("synth-loco", "--out", str(root), "--counts", "official", "--seed", str(seed),
@@ -107,10 +108,10 @@ def build_data(state: LearnState) -> None:
         heldout.to_parquet(pairs / "heldout.parquet")
         seen |= pair_test_images(heldout)
         state.files.update({f"{name}_train": pairs / "train.parquet", f"{name}_heldout": pairs / "heldout.parquet"})
-    rows = {key: len(pd.read_parquet(path)) for key, path in state.files.items()}
+        sizes.update({f"{name}_train": len(train), f"{name}_heldout": len(heldout)})
     console.print(f"  easy synthetic LOCO, two drawing seeds ({opts.seed}, {opts.seed + WARMUP_SEED_OFFSET}): "
-                  f"RL {rows['rl_train']} train / {rows['rl_heldout']} held-out pairs; weak-base warm-up "
-                  f"{rows['warmup_train']} train / {rows['warmup_heldout']} held-out pairs; no test image in two of "
+                  f"RL {sizes['rl_train']} train / {sizes['rl_heldout']} held-out pairs; weak-base warm-up "
+                  f"{sizes['warmup_train']} train / {sizes['warmup_heldout']} held-out pairs; no test image in two of "
                   "these sets")
 
 

@@ -1,6 +1,6 @@
 """Does RL learn, for every seed? Runs `fadtq demo --learn` once per seed and tabulates learning.json.
 
-    python scripts/bench_learning.py                       # seeds 0 1 2, ~25 min each on 2 cores
+    python scripts/bench_learning.py                       # seeds 0 1 2, ~18 min each on 2 cores
     python scripts/bench_learning.py --seeds 3 --steps 100 --no-judge -- [extra fadtq demo arguments]
 
 Prints, per seed, held-out accuracy before → after, the rise in points, the Balance Score (as a share of

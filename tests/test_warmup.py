@@ -15,8 +15,7 @@ from fadtq.offline.warmup import (
     answer_letter_scores,
     answer_weighted_loss,
     correct_letter,
-    letter_accuracy,
-    letter_recalls,
+    letter_metrics,
     response_text,
     warm_up_weak_base,
 )
@@ -100,8 +99,9 @@ def test_weak_base_stops_at_its_target_and_saves(tiny_model_dir, small_pair3c, t
     assert (model_dir / "model.safetensors").read_bytes() != before  # trained and saved in place
     processor, model = _load(model_dir)
     rows = [row for _, row in pd.read_parquet(heldout).iterrows()]
-    assert letter_accuracy(model, processor, rows) == pytest.approx(capped["accuracy"])
-    assert letter_recalls(model, processor, rows) == pytest.approx(capped["recalls"])
+    accuracy, recalls = letter_metrics(model, processor, rows)
+    assert accuracy == pytest.approx(capped["accuracy"])
+    assert recalls == pytest.approx(capped["recalls"])
 
 
 def test_weak_base_needs_every_class_recalled(tiny_model_dir, small_pair3c, tmp_path):
@@ -114,7 +114,7 @@ def test_weak_base_needs_every_class_recalled(tiny_model_dir, small_pair3c, tmp_
     assert result["steps"] == 2 and not result["reached"]
 
 
-def test_letter_recalls_by_hand(tiny, small_pair3c):
+def test_letter_metrics_by_hand(tiny, small_pair3c):
     processor, model = tiny
     rows = [row for _, row in pd.read_parquet(small_pair3c.files["test"]).iterrows()]
     letters = "ABC"
@@ -123,6 +123,7 @@ def test_letter_recalls_by_hand(tiny, small_pair3c):
     for letter in letters:
         mine = [letters[b] == letter for b, row in zip(best, rows, strict=True) if correct_letter(row) == letter]
         expected[letter] = sum(mine) / len(mine)
-    assert letter_recalls(model, processor, rows) == pytest.approx(expected)
-    assert letter_accuracy(model, processor, rows) == pytest.approx(
+    accuracy, recalls = letter_metrics(model, processor, rows)
+    assert recalls == pytest.approx(expected)
+    assert accuracy == pytest.approx(
         sum(expected[letter] * sum(correct_letter(r) == letter for r in rows) for letter in letters) / len(rows))
