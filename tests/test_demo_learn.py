@@ -13,6 +13,7 @@ from fadtq.demo_learn import (
     TRAIN_CURVES,
     LearnOptions,
     balanced_sample,
+    named_class,
     pair_test_images,
     plot_learning_curve,
     run_learn_demo,
@@ -48,14 +49,28 @@ def write_dump(path, rows):
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
 
 
+def test_named_class_reads_the_opening_word_of_the_thinking():
+    assert named_class("<think>Logical: the test image has an extra part.</think><answer>C</answer>") == "logical"
+    assert named_class("<think>Normal: fine.</think><answer>A</answer>") == "normal"
+    assert named_class("<think>Normally it is fine.</think>") is None  # the word, not a prefix of another
+    assert named_class("Structural: no think tag") is None
+
+
+def dump_row(gts, pred, named):
+    return {"gts": gts, "pred": pred, "output": f"<think>{named}: text</think><answer>X</answer>"}
+
+
 def test_validation_curve_by_hand(tmp_path):
-    write_dump(tmp_path / "0.jsonl", [{"gts": "normal", "pred": "normal"}, {"gts": "logical", "pred": "normal"},
-                                      {"gts": "structural", "pred": "normal"}, {"gts": "normal", "pred": None}])
-    write_dump(tmp_path / "10.jsonl", [{"gts": "normal", "pred": "normal"}, {"gts": "logical", "pred": "logical"},
-                                       {"gts": "structural", "pred": "structural"},
-                                       {"gts": "normal", "pred": "logical"}])
+    write_dump(tmp_path / "0.jsonl", [dump_row("normal", "normal", "Normal"), dump_row("logical", "normal", "Normal"),
+                                      dump_row("structural", "normal", "Structural"),
+                                      dump_row("normal", None, "Nothing")])
+    write_dump(tmp_path / "10.jsonl", [dump_row("normal", "normal", "Logical"),
+                                       dump_row("logical", "logical", "Logical"),
+                                       dump_row("structural", "structural", "Structural"),
+                                       dump_row("normal", "logical", "Logical")])
     first, second = validation_curve(tmp_path)  # in step order, not file-name order
-    assert first == {"step": 0, "accuracy": 0.25, "balance_score": 0.0}
+    assert first == {"step": 0, "accuracy": 0.25, "balance_score": 0.0, "reasoning_accuracy": 0.5}
+    assert second["reasoning_accuracy"] == 0.5
     # predictions normal, logical, structural, logical: p = (1/4, 1/4, 1/2); BS = H(p) / log 3
     expected_bs = -(2 * 0.25 * math.log(0.25) + 0.5 * math.log(0.5)) / math.log(3)
     assert second["step"] == 10 and second["accuracy"] == 0.75
@@ -71,8 +86,8 @@ def test_training_curve_reads_reward_keys_per_step(tmp_path):
     curves = training_curve(tmp_path / "metrics.jsonl")
     assert set(curves) == set(TRAIN_CURVES)
     assert curves["critic/score/mean"] == [(1, 1.5), (2, 2.0)] and curves["reward/r_tq/mean"] == [(2, 0.5)]
-    plot_learning_curve([{"step": 0, "accuracy": 0.4, "balance_score": 0.5}, {"step": 2, "accuracy": 0.6,
-                                                                              "balance_score": 0.9}],
+    plot_learning_curve([{"step": 0, "accuracy": 0.4, "balance_score": 0.5, "reasoning_accuracy": 0.8},
+                         {"step": 2, "accuracy": 0.6, "balance_score": 0.9, "reasoning_accuracy": 0.7}],
                         curves, tmp_path / "curve.png", "test")
     assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -82,7 +97,7 @@ def test_learn_demo_smallest_settings(tmp_path, monkeypatch):
     """Every stage through the real commands, at sizes that take minutes: the outputs a researcher reads."""
     monkeypatch.delenv("FADTQ_JUDGE_URL", raising=False)
     options = LearnOptions(out=tmp_path / "learn", steps=2, prompts=4, test_freq=1, heldout_per_class=4,
-                           per_class=2, base_stop_at=0.0, judge=False)
+                           per_class=2, describe_at=0.0, judge=False)
     assert run_learn_demo(options) == 0
     out = options.out
     result = json.loads((out / "learning.json").read_text())
@@ -92,13 +107,15 @@ def test_learn_demo_smallest_settings(tmp_path, monkeypatch):
     assert [point["step"] for point in result["validation"]] == [0, 1, 2]
     assert (out / "learning_curve.png").stat().st_size > 0
     assert (out / "report" / "table.md").is_file()
-    # No test image is in two of: RL's training pairs, its held-out pairs, the warm-up's pairs (a normal scene
-    # has few random parameters, so the two seeds can render the same picture: the demo drops those pairs).
-    heldout = pd.read_parquet(out / "pair3c_rl" / "heldout.parquet")
-    train = pd.read_parquet(out / "pair3c_rl" / "train.parquet")
-    warmup = pd.concat([pd.read_parquet(out / "pair3c_warmup" / name) for name in ("train.parquet", "heldout.parquet")])
-    assert not pair_test_images(heldout) & pair_test_images(train)
-    assert not pair_test_images(warmup) & (pair_test_images(train) | pair_test_images(heldout))
+    # No held-out test image (RL's, or the warm-up's stopping check) is in a training set (RL's or the
+    # warm-up's): a normal scene has few random parameters, so the two seeds can render the same picture.
+    trained = set()
+    for name in ("pair3c_rl", "pair3c_warmup"):
+        trained |= pair_test_images(pd.read_parquet(out / name / "train.parquet"))
+    heldout = {name: pair_test_images(pd.read_parquet(out / name / "heldout.parquet"))
+               for name in ("pair3c_rl", "pair3c_warmup")}
+    assert not heldout["pair3c_rl"] & trained and not heldout["pair3c_warmup"] & trained
+    assert not heldout["pair3c_rl"] & heldout["pair3c_warmup"]
 
 
 def test_learn_flag_in_help():

@@ -14,7 +14,7 @@ HELP = "run the whole pipeline on CPU: " + " → ".join(stage.name for stage in 
 DESCRIPTION = (
     "Walk one FAD-TQ step end to end, offline, on a CPU, with the real commands:\n\n"
     + "\n".join(f"  {number}. {stage.title}" for number, stage in enumerate(STAGES, start=1))
-    + "\n\nWith --learn, measure whether RL lifts a weak base's held-out accuracy (~18 min on 2 cores):\n\n"
+    + "\n\nWith --learn, measure whether RL lifts a weak base's held-out accuracy (~19 min on 2 cores):\n\n"
     + "\n".join(f"  {number}. {title}" for number, (title, _) in enumerate(LEARN_STAGES, start=1))
 )
 DEFAULTS = DemoOptions()

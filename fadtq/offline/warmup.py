@@ -6,12 +6,17 @@ Two kinds, both fine-tuning the model folder in place:
   random. A random model never writes ``<think>…</think><answer>…</answer>``, so every reward would be
   0 and no group would have variance; after this warm-up the model writes the format while its answers
   stay at chance — accuracy is left for RL.
-- :func:`warm_up_weak_base` (``fadtq demo --learn``): responses with the *correct* letter, on a labelled
-  split disjoint from RL's, stopped as soon as held-out accuracy reaches a weak level. Like the paper's
-  base model (Qwen2.5-VL-3B at ~40 %), it starts RL better than chance but far from solved, so groups
-  have mixed rewards from the first step. Batches of 16 at lr 1e-3: at 1e-4 the tiny model had not even
-  learned the format after 400 steps; at 1e-3 it has by ~100 and the answer letter follows the images
-  from ~200 (3 of 3 seeds).
+- :func:`warm_up_describing_base` (``fadtq demo --learn``): the base RL starts from, trained on a second
+  labelled tree (another drawing seed; none of RL's held-out pictures). Its thinking names the right class
+  (one sentence per class, :data:`CLASS_REASONS`), its answer letter is drawn at random: a model that
+  describes what it sees but has not learned to decide, like the paper's base (Qwen2.5-VL-3B at ~40 %, which can describe a defect
+  but answers the three options poorly). It starts RL near chance, with mixed rewards in most groups,
+  and what RL must learn is measurable: answer the option your own reasoning names.
+
+  Why not a base stopped at a weak *answer* accuracy: measured (README), the tiny model's first weak
+  answers separate structural damage but not normal from logical, and RL does not find that missing cue
+  in 100 steps (3 seeds: −4.6, −3.3, +7.1 points; the non-structural answers collapse onto one class).
+  RL sharpens what a base can tell apart; the describing base can tell all three apart.
 """
 
 from __future__ import annotations
@@ -30,8 +35,13 @@ REASONS = (
     "Compared with the reference image, one part is missing in the test image.",
     "The test image has an extra part that the reference image does not have.",
 )
-#: The weak base's thinking: one neutral sentence, so that the class is decided at the answer letter.
-COMPARE_REASON = "I compare the test image with the reference image."
+#: The describing base's thinking. The first word names the class and is one token of this tokenizer
+#: (:func:`reason_class_ids` checks it), so the class is decided at one token of the thinking.
+CLASS_REASONS = {
+    "normal": "Normal: the test image matches the reference image.",
+    "structural": "Structural: the test image is damaged where the reference image is not.",
+    "logical": "Logical: the test image has an extra part that the reference image does not have.",
+}
 
 
 def response_text(reason: str, letter: str) -> str:
@@ -70,69 +80,63 @@ def _supervised_batch(processor, rows, responses: list[str]) -> dict:
     return {**full, "labels": labels}
 
 
-def answer_letter_ids(tokenizer, letters) -> dict[str, int]:
-    """The token each letter adds after ``<answer`` (this tokenizer merges ``>A`` into one token)."""
-    prefix = tokenizer("<answer", add_special_tokens=False)["input_ids"]
+def reason_class_ids(tokenizer) -> dict[str, int]:
+    """The token that opens each class's reasoning after ``<think>`` (it names the class)."""
+    prefix = tokenizer("<think>", add_special_tokens=False)["input_ids"]
     ids = {}
-    for letter in letters:
-        full = tokenizer(f"<answer>{letter}", add_special_tokens=False)["input_ids"]
-        if full[:-1] != prefix:
-            raise ValueError(f"'<answer>{letter}' does not tokenize as '<answer' plus one token: {full}")
-        ids[letter] = full[-1]
+    for label, reason in CLASS_REASONS.items():
+        full = tokenizer("<think>" + reason, add_special_tokens=False)["input_ids"]
+        if full[:len(prefix)] != prefix:
+            raise ValueError(f"'<think>{reason}' does not tokenize as '<think>' plus the reason: {full}")
+        ids[label] = full[len(prefix)]
+    if len(set(ids.values())) != len(ids):
+        raise ValueError(f"two classes' reasons open with the same token: {ids}")
     return ids
 
 
 @torch.no_grad()
-def answer_letter_scores(model, processor, rows, *, batch_size: int = 32) -> torch.Tensor:
-    """Logits (rows × letters, in letter order) of the token after ``<think>COMPARE_REASON</think><answer``:
-    the answer the model would give to each row, teacher-forced (one forward pass per batch, no sampling)."""
-    letters = sorted(rows[0]["extra_info"]["options"])
-    ids = answer_letter_ids(processor.tokenizer, letters)
-    prefix = response_text(COMPARE_REASON, "")[: -len("></answer>")]
+def next_token_scores(model, processor, rows, suffix: str, token_ids: list[int], *,
+                      batch_size: int = 32) -> torch.Tensor:
+    """Logits (rows × ``token_ids``) of the token after each row's prompt + ``suffix``, teacher-forced: one
+    forward pass per batch, no sampling."""
     was_training = model.training
     model.eval()
     scores = []
     for start in range(0, len(rows), batch_size):
         batch = rows[start:start + batch_size]
         prompts, images = _prompts(processor, batch)
-        inputs = processor(text=[p + prefix for p in prompts], images=images, padding=True, return_tensors="pt")
+        inputs = processor(text=[p + suffix for p in prompts], images=images, padding=True, return_tensors="pt")
         last = inputs["attention_mask"].sum(1) - 1  # right padding: each row's own last token
-        logits = model(**inputs).logits[torch.arange(len(batch)), last]
-        scores.append(logits[:, [ids[letter] for letter in letters]])
+        scores.append(model(**inputs).logits[torch.arange(len(batch)), last][:, token_ids])
     model.train(was_training)
     return torch.cat(scores)
 
 
-def letter_metrics(model, processor, rows, *, batch_size: int = 32) -> tuple[float, dict[str, float]]:
-    """Accuracy and per-letter recall (letters of ``rows``' correct answers) of the top-scored answer letter
-    (:func:`answer_letter_scores`): one scoring pass for both."""
-    letters = sorted(rows[0]["extra_info"]["options"])
-    best = answer_letter_scores(model, processor, rows, batch_size=batch_size).argmax(1).tolist()
-    truth, predicted = [correct_letter(row) for row in rows], [letters[i] for i in best]
-    return metrics.accuracy(truth, predicted), metrics.per_class_recall(truth, predicted, sorted(set(truth)))
-
-
-def correct_letter(row) -> str:
-    """The option letter of the row's ground-truth class."""
-    truth = row["reward_model"]["ground_truth"]
-    return next(letter for letter, label in row["extra_info"]["options"].items() if label == truth)
+def reasoning_metrics(model, processor, rows, *, batch_size: int = 32) -> tuple[float, dict[str, float]]:
+    """Accuracy and per-class recall of the class the model's reasoning would name first (the top-scored
+    opening token of :data:`CLASS_REASONS`), from one scoring pass."""
+    ids = reason_class_ids(processor.tokenizer)
+    labels = list(ids)
+    best = next_token_scores(model, processor, rows, "<think>", list(ids.values()), batch_size=batch_size).argmax(1)
+    truth, named = [row["reward_model"]["ground_truth"] for row in rows], [labels[i] for i in best.tolist()]
+    return metrics.accuracy(truth, named), metrics.per_class_recall(truth, named, sorted(set(truth)))
 
 
 def _rows(parquet) -> list:
     return [row for _, row in pd.read_parquet(parquet).iterrows()]
 
 
-def answer_weighted_loss(logits: torch.Tensor, labels: torch.Tensor, letter_ids: torch.Tensor) -> torch.Tensor:
-    """L = CE(answer letter) + mean CE(other response tokens).
+def decision_weighted_loss(logits: torch.Tensor, labels: torch.Tensor, decision_ids: torch.Tensor) -> torch.Tensor:
+    """L = CE(decision tokens) + mean CE(other response tokens).
 
-    With a plain token mean, the one token that depends on the images weighs 1/23 of a response, and the
+    With a plain token mean, the one token that depends on the images weighs 1/25 of a response, and the
     tiny model learns the format long before it looks at the images (measured: held-out accuracy stayed
     at the class prior for 400 steps)."""
     logits, labels = logits[:, :-1].float(), labels[:, 1:]
     per_token = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels.clamp(min=0), reduction="none")
-    is_letter = torch.isin(labels, letter_ids)
-    is_format = (labels != -100) & ~is_letter
-    return per_token[is_letter].mean() + per_token[is_format].mean()
+    is_decision = torch.isin(labels, decision_ids)
+    is_other = (labels != -100) & ~is_decision
+    return per_token[is_decision].mean() + per_token[is_other].mean()
 
 
 def warm_up_format(model_dir: str | Path, train_parquet: str | Path, *, steps: int = 120, lr: float = 3e-3,
@@ -158,52 +162,71 @@ def warm_up_format(model_dir: str | Path, train_parquet: str | Path, *, steps: i
     return {"steps": steps, "loss_first": losses[0], "loss_last": sum(losses[-10:]) / min(10, len(losses))}
 
 
-def warm_up_weak_base(model_dir: str | Path, train_parquet: str | Path, heldout_parquet: str | Path, *,
-                      stop_at: float = 0.45, min_recall: float = 0.25, max_steps: int = 600, eval_every: int = 10,
-                      batch_size: int = 16, lr: float = 1e-3, seed: int = 0, on_eval=None) -> dict:
-    """Supervised steps on correct answers (``COMPARE_REASON`` as the thinking) until, on the held-out rows,
-    the letter accuracy reaches ``stop_at`` *and* every class is recalled on at least ``min_recall`` of its
-    rows (checked every ``eval_every`` steps), or ``max_steps`` pass; saves the model in place.
+def describing_target(row, rng: random.Random) -> str:
+    """The describing base's target for ``row``: its class's sentence as the thinking, a letter drawn at random
+    from the row's options as the answer."""
+    letter = rng.choice(sorted(row["extra_info"]["options"]))
+    return response_text(CLASS_REASONS[row["reward_model"]["ground_truth"]], letter)
 
-    Why the recall floor: the tiny model first tells structural damage apart and swings between calling
-    every other pair normal and calling it logical; a base stopped there never answers one class, RL never
-    samples it as the greedy answer, and held-out accuracy stays flat (measured: 54.6 % → 58.3 % in 150
-    GPG steps). ``on_eval(step, accuracy, recalls)`` is called after each check. Returns the history."""
+
+def warm_up_describing_base(model_dir: str | Path, train_parquet: str | Path, heldout_parquet: str | Path, *,
+                            stop_at: float = 0.85, max_steps: int = 2000, eval_every: int = 25, batch_size: int = 16,
+                            lr: float = 1e-3, settle_steps: int = 100, seed: int = 0, on_eval=None) -> dict:
+    """Supervised steps on ``<think>CLASS_REASONS[truth]</think><answer>random letter</answer>`` until, on the
+    held-out rows, the reasoning names the right class on at least ``stop_at`` of them (checked every
+    ``eval_every`` steps), or ``max_steps`` pass; then ``settle_steps`` more at a tenth of ``lr`` (at ``lr``
+    the class probabilities still swing from check to check: the reasoning would be right when greedy but
+    often wrong when sampled); saves the model in place. The loss weighs the reasoning's class token apart
+    (:func:`decision_weighted_loss`); the random letter keeps the answer at chance.
+
+    ``on_eval(step, accuracy, recalls)`` is called after each check. Returns the history."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
     processor, model = _load(model_dir)
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     rows, heldout = _rows(train_parquet), _rows(heldout_parquet)
-    letter_ids = torch.tensor(sorted(answer_letter_ids(processor.tokenizer, rows[0]["extra_info"]["options"]).values()))
+    class_ids = torch.tensor(sorted(reason_class_ids(processor.tokenizer).values()))
 
     def check(step: int) -> bool:
-        accuracy, recalls = letter_metrics(model, processor, heldout)
-        history.append({"step": step, "accuracy": accuracy, "recalls": recalls})
+        accuracy, recalls = reasoning_metrics(model, processor, heldout)
+        history.append({"step": step, "reasoning_accuracy": accuracy, "recalls": recalls})
         if on_eval:
             on_eval(step, accuracy, recalls)
-        return accuracy >= stop_at and min(recalls.values()) >= min_recall
+        return accuracy >= stop_at
 
-    history: list[dict] = []
-    reached = check(0)
     order: list = []
-    step, loss = 0, None
-    while step < max_steps and not reached:
+
+    def train_step() -> float:
+        nonlocal order
         if len(order) < batch_size:
             order += rng.sample(rows, len(rows))
         batch, order = order[:batch_size], order[batch_size:]
-        responses = [response_text(COMPARE_REASON, correct_letter(row)) for row in batch]
-        inputs = _supervised_batch(processor, batch, responses)
+        inputs = _supervised_batch(processor, batch, [describing_target(row, rng) for row in batch])
         labels = inputs.pop("labels")
-        loss = answer_weighted_loss(model(**inputs).logits, labels, letter_ids)
+        loss = decision_weighted_loss(model(**inputs).logits, labels, class_ids)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        return loss.item()
+
+    history: list[dict] = []
+    reached = check(0)
+    step, loss, settled = 0, None, 0
+    while step < max_steps and not reached:
+        loss = train_step()
         step += 1
         if step % eval_every == 0 or step == max_steps:
             reached = check(step)
+    if reached:
+        for group in optimizer.param_groups:
+            group["lr"] = lr / 10
+        for _ in range(settle_steps):
+            loss = train_step()
+        settled = settle_steps
+        check(step + settled)
     model.eval()
     model.save_pretrained(model_dir)
-    return {"steps": step, "reached": reached, "accuracy": history[-1]["accuracy"], "recalls": history[-1]["recalls"],
-            "history": history, "stop_at": stop_at, "min_recall": min_recall, "lr": lr, "batch_size": batch_size,
-            "last_loss": loss.item() if loss is not None else None}
+    return {"steps": step + settled, "settle_steps": settled, "reached": reached,
+            "reasoning_accuracy": history[-1]["reasoning_accuracy"], "recalls": history[-1]["recalls"],
+            "history": history, "stop_at": stop_at, "lr": lr, "batch_size": batch_size, "last_loss": loss}
