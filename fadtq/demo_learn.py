@@ -5,9 +5,9 @@ model after a short supervised warm-up on a second labelled tree that taught it 
 pair — its thinking names the class — but not to answer: its letter is at chance) is trained with GPG and
 the FAD-TQ reward, and held-out accuracy and Balance Score are measured before and after, and along the
 way by verl's validation, with the share of pairs whose reasoning names the right class (measured
-results: the README). Every stage runs
-the command a researcher would run (``synth-loco --difficulty easy``, ``build-data``, ``train``,
-``eval``, ``report``); the outputs are ``learning.json``, ``learning_curve.png`` and the report.
+results: the README). Every stage runs the command a researcher would run (``synth-loco --difficulty
+easy``, ``build-data``, ``train``, ``eval``, ``report``); the outputs are ``learning.json``,
+``learning_curve.png`` and the report.
 
 Why these settings (measured on a 2-core machine, see the README): the easy images, because the
 standard ones put a defect on a sliver of one of 16 vision tokens; ``init_std`` 0.05, because at
@@ -40,8 +40,8 @@ from fadtq.demo import (
 )
 from fadtq.eval import metrics
 
-#: The warm-up's images come from a second drawing seed (and ``unseen_pairs`` drops the few pictures
-#: that still coincide with RL's).
+#: The warm-up's images come from a second drawing seed (``unseen_pairs`` keeps the pictures the two
+#: seeds render alike out of the held-out sets).
 WARMUP_SEED_OFFSET = 1000
 #: The base's longest response is 39 tokens (the logical reason, the tags, the letter, <|im_end|>).
 RESPONSE_TOKENS = 48
@@ -106,9 +106,9 @@ def build_data(state: LearnState) -> None:
                              "--per-class", str(opts.per_class), "--max-pixels", str(TINY_MAX_PIXELS),
                              "--no-progress"), out / "logs" / f"build_{name}.log")
         state.files[f"{name}_train"] = pairs / "train.parquet"
-    trained = pair_test_images(pd.read_parquet(state.files["rl_train"])) | pair_test_images(
-        pd.read_parquet(state.files["warmup_train"]))
-    seen, sizes = set(trained), {}
+    seen = pair_test_images(pd.read_parquet(state.files["rl_train"])) | pair_test_images(
+        pd.read_parquet(state.files["warmup_train"]))  # grows by each held-out sample taken
+    sizes = {}
     for name in seeds:  # RL's held-out first: the warm-up's held-out (its stopping check) avoids it too
         pairs = out / f"pair3c_{name}"
         heldout = balanced_sample(unseen_pairs(pd.read_parquet(pairs / "test.parquet"), seen), opts.heldout_per_class,

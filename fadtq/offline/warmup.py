@@ -9,9 +9,9 @@ Two kinds, both fine-tuning the model folder in place:
 - :func:`warm_up_describing_base` (``fadtq demo --learn``): the base RL starts from, trained on a second
   labelled tree (another drawing seed; none of RL's held-out pictures). Its thinking names the right class
   (one sentence per class, :data:`CLASS_REASONS`), its answer letter is drawn at random: a model that
-  describes what it sees but has not learned to decide, like the paper's base (Qwen2.5-VL-3B at ~40 %, which can describe a defect
-  but answers the three options poorly). It starts RL near chance, with mixed rewards in most groups,
-  and what RL must learn is measurable: answer the option your own reasoning names.
+  describes what it sees but has not learned to decide, like the paper's base (Qwen2.5-VL-3B at ~40 %,
+  which can describe a defect but answers the three options poorly). It starts RL near chance, with mixed
+  rewards in most groups, and what RL must learn is measurable: answer the option your own reasoning names.
 
   Why not a base stopped at a weak *answer* accuracy: measured (README), the tiny model's first weak
   answers separate structural damage but not normal from logical, and RL does not find that missing cue
@@ -46,6 +46,11 @@ CLASS_REASONS = {
 
 def response_text(reason: str, letter: str) -> str:
     return f"<think>{reason}</think><answer>{letter}</answer>"
+
+
+def random_letter(row, rng: random.Random) -> str:
+    """One of the row's option letters, drawn at random: both warm-ups leave the answer at chance."""
+    return rng.choice(sorted(row["extra_info"]["options"]))
 
 
 def _load(model_dir):
@@ -151,7 +156,7 @@ def warm_up_format(model_dir: str | Path, train_parquet: str | Path, *, steps: i
     losses = []
     for _ in range(steps):
         row = rng.choice(rows)
-        letter = rng.choice(sorted(row["extra_info"]["options"]))
+        letter = random_letter(row, rng)
         loss = model(**_supervised_batch(processor, [row], [response_text(rng.choice(REASONS), letter)])).loss
         optimizer.zero_grad()
         loss.backward()
@@ -165,8 +170,7 @@ def warm_up_format(model_dir: str | Path, train_parquet: str | Path, *, steps: i
 def describing_target(row, rng: random.Random) -> str:
     """The describing base's target for ``row``: its class's sentence as the thinking, a letter drawn at random
     from the row's options as the answer."""
-    letter = rng.choice(sorted(row["extra_info"]["options"]))
-    return response_text(CLASS_REASONS[row["reward_model"]["ground_truth"]], letter)
+    return response_text(CLASS_REASONS[row["reward_model"]["ground_truth"]], random_letter(row, rng))
 
 
 def warm_up_describing_base(model_dir: str | Path, train_parquet: str | Path, heldout_parquet: str | Path, *,
